@@ -1,0 +1,73 @@
+"""Module-level conveniences: the default index (cached, built from `seeds/` on first use) and `retrieve`."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from .index import Index, IndexError_
+from .ingest import load_articles
+from .search import Passage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INDEX = Path("index")
+#: The articles shipped with the project, next to the package.
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+_indexes: dict[Path, Index] = {}
+_lock = threading.Lock()
+
+
+def default_seeds() -> Path:
+    """`seeds/` in the working directory if there is one, else the one shipped beside the package."""
+    return Path("seeds") if Path("seeds").is_dir() else SEEDS
+
+
+def build_from_seeds(path: Path, model: str | None = None) -> Index:
+    """Build an index at `path` from the shipped articles (first use of a fresh clone)."""
+    seeds = default_seeds()
+    if not seeds.is_dir():
+        raise IndexError_(f"no index at {path} and no seeds/ folder to build one from; "
+                          f"build one with: python -m qa index ARTICLES --index {path}")
+    log.warning("no index at %s yet: building it from %s", path, seeds)
+    idx = Index(path, model)
+    articles, _ = load_articles([seeds])
+    idx.add(articles)
+    idx.save()
+    return idx
+
+
+def get_index(path: str | Path = DEFAULT_INDEX, build: bool | None = None) -> Index:
+    """The index at `path`, loaded once per process.
+
+    When there is none and `path` is the default (or `build` is true), it is built from the
+    shipped `seeds/` first, so a fresh clone answers questions straight away.
+    """
+    key = Path(path).resolve()
+    with _lock:
+        if key not in _indexes:
+            p = Path(path)
+            if not (p / "manifest.json").exists() and (build or (build is None and p == DEFAULT_INDEX)) \
+                    and not any(p.parent.glob(f"{p.name}.old-*")):
+                _indexes[key] = build_from_seeds(p)
+            else:
+                _indexes[key] = Index.load(p)
+        return _indexes[key]
+
+
+def forget(path: str | Path = DEFAULT_INDEX) -> None:
+    """Drop a cached index (after it was changed on disk by another process)."""
+    with _lock:
+        _indexes.pop(Path(path).resolve(), None)
+
+
+def retrieve(question: str, k: int = 5, *, index: Index | str | Path | None = None,
+             date_from: str | None = None, date_to: str | None = None) -> list[Passage]:
+    """The `k` passages that best match `question`: dense and BM25 search fused.
+
+    `index` is an `Index`, a folder, or None for the default `index/`. Dates are
+    "YYYY", "YYYY-MM" or "YYYY-MM-DD"; articles without a date are left out when a range is set.
+    """
+    idx = index if isinstance(index, Index) else get_index(index or DEFAULT_INDEX)
+    return idx.search(question, k=k, date_from=date_from, date_to=date_to)

@@ -1,0 +1,120 @@
+"""Lexical search: a tokenizer for Dutch and English and an incremental BM25 index.
+
+BM25 finds names ("Amaq", "Wainwright") and rare words that a small embedding model blurs.
+Term counts live in a sparse matrix whose rows are appended as articles arrive, so adding
+one article costs time proportional to that article; statistics (idf, average length) are
+derived at query time.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Sequence
+
+import numpy as np
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset("""
+a an and are as at be been but by did do does for from had has have he her his how i in is it its
+of on or she that the their them they this to was were what when where which who whom whose why
+will with you your
+aan al als bij dan dat de den der des deze die dit door een en er had heb hebben heeft het hij hoe
+hun ik in is je kan met na naar niet nog of om onder ook op over te tegen tot uit van veel voor was
+waren wat we wel werd werden wie wij worden wordt zal ze zich zij zijn
+""".split())
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so "Roemenië" matches "roemenie"."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def stem(token: str) -> str:
+    """A deliberately light suffix stripper that works for both Dutch and English plurals."""
+    if token.isdigit() or len(token) <= 4:
+        return token
+    for suffix in ("ingen", "ing", "en", "es", "s", "e"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
+            return token[: -len(suffix)]
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    """Content-word stems of `text`: folded, stop words dropped."""
+    return [stem(t) for t in _TOKEN.findall(fold(text)) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+class BM25:
+    """Okapi BM25 over a growing list of documents (k1=1.2, b=0.75)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.vocab: dict[str, int] = {}
+        self._rows: list[np.ndarray] = []  # per document: term ids
+        self._counts: list[np.ndarray] = []  # per document: term counts
+        self._lengths: list[int] = []
+        self._matrix = None  # CSC matrix (docs x terms), rebuilt lazily after changes
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def add(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            ids: dict[int, int] = {}
+            toks = tokenize(text)
+            for t in toks:
+                tid = self.vocab.setdefault(t, len(self.vocab))
+                ids[tid] = ids.get(tid, 0) + 1
+            self._rows.append(np.fromiter(ids.keys(), np.int64, len(ids)))
+            self._counts.append(np.fromiter(ids.values(), np.float32, len(ids)))
+            self._lengths.append(len(toks))
+        self._matrix = None
+
+    def keep(self, mask: Sequence[bool]) -> None:
+        """Drop the documents whose mask entry is False (removal of articles)."""
+        self._rows = [r for r, k in zip(self._rows, mask) if k]
+        self._counts = [c for c, k in zip(self._counts, mask) if k]
+        self._lengths = [n for n, k in zip(self._lengths, mask) if k]
+        self._matrix = None
+
+    def _build(self):
+        from scipy.sparse import csc_matrix
+
+        n = len(self._lengths)
+        if n == 0:
+            indptr = np.zeros(1, np.int64)
+            rows = np.zeros(0, np.int64)
+            cols = np.zeros(0, np.int64)
+            data = np.zeros(0, np.float32)
+        else:
+            sizes = np.fromiter((len(r) for r in self._rows), np.int64, n)
+            rows = np.repeat(np.arange(n), sizes)
+            cols = np.concatenate(self._rows)
+            data = np.concatenate(self._counts)
+        m = csc_matrix((data, (rows, cols)), shape=(n, max(len(self.vocab), 1)), dtype=np.float32)
+        lengths = np.asarray(self._lengths, np.float32)
+        df = np.diff(m.indptr).astype(np.float32)
+        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self._norm = (self.k1 * (1 - self.b + self.b * lengths / max(float(lengths.mean()) if n else 1.0, 1e-9))).astype(np.float32)
+        self._matrix = m
+        return m
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of an already-tokenized term (0 when unknown)."""
+        m = self._matrix if self._matrix is not None else self._build()
+        tid = self.vocab.get(token)
+        return float(self._idf[tid]) if tid is not None else 0.0
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document for `query` (zeros where no term matches)."""
+        m = self._matrix if self._matrix is not None else self._build()
+        out = np.zeros(m.shape[0], np.float32)
+        for tok in set(tokenize(query)):
+            tid = self.vocab.get(tok)
+            if tid is None:
+                continue
+            lo, hi = m.indptr[tid], m.indptr[tid + 1]
+            docs, tf = m.indices[lo:hi], m.data[lo:hi]
+            out[docs] += self._idf[tid] * tf * (self.k1 + 1) / (tf + self._norm[docs])
+        return out

