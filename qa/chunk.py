@@ -44,6 +44,8 @@ class Chunk:
     start: int
     end: int
     text: str
+    first_unit: int = 0  # the sentence units [first_unit, last_unit) of the article it holds
+    last_unit: int = 0
 
     @property
     def id(self) -> str:
@@ -80,7 +82,6 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             punct = m.group(0)
             if punct.startswith(".") and len(punct.rstrip("\"'”’»)]")) == 1 and _is_abbreviation(block, m.start()):
                 continue
-            # "3. januari" / "nr. 5": a dot after a bare number followed by a lower-case word is no end.
             spans.append((p0 + start, p0 + end))
             start = nxt.start() + len(nxt.group(0)) - len(nxt.group(0).lstrip())
         spans.append((p0 + start, p0 + len(block)))
@@ -92,36 +93,50 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
-def chunk_text(article_id: str, text: str, max_words: int = MAX_WORDS,
-               overlap: int = OVERLAP_SENTENCES) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `max_words`, overlapping by `overlap` sentences.
-
-    A sentence longer than `max_words` is cut at word boundaries into pieces of `max_words`
-    (the only case where a chunk ends mid-sentence).
-    """
-    if max_words < 1 or overlap < 0:
-        raise ValueError(f"max_words must be >= 1 and overlap >= 0, got {max_words} and {overlap}")
-    units: list[tuple[int, int, int]] = []  # (start, end, words)
+def sentence_units(text: str, max_words: int = MAX_WORDS) -> list[tuple[int, int]]:
+    """Sentence spans, with any sentence longer than `max_words` cut at word boundaries."""
+    units: list[tuple[int, int]] = []
     for a, b in split_sentences(text):
-        n = count_words(text[a:b])
-        if n <= max_words:
-            units.append((a, b, n))
-            continue
         words = list(re.finditer(r"\S+", text[a:b]))
+        if len(words) <= max_words:
+            units.append((a, b))
+            continue
         for i in range(0, len(words), max_words):
             piece = words[i:i + max_words]
-            units.append((a + piece[0].start(), a + piece[-1].end(), len(piece)))
-    chunks: list[Chunk] = []
+            units.append((a + piece[0].start(), a + piece[-1].end()))
+    return units
+
+
+def pack(sizes: list[int], max_words: int = MAX_WORDS, overlap: int = OVERLAP_SENTENCES) -> list[tuple[int, int]]:
+    """Group consecutive units of the given word counts into ranges `[lo, hi)` of at most
+    `max_words` words (a single larger unit stands alone), each overlapping the previous by
+    `overlap` units."""
+    if max_words < 1 or overlap < 0:
+        raise ValueError(f"max_words must be >= 1 and overlap >= 0, got {max_words} and {overlap}")
+    ranges: list[tuple[int, int]] = []
     i = 0
-    while i < len(units):
+    while i < len(sizes):
         j, words = i, 0
-        while j < len(units) and (j == i or words + units[j][2] <= max_words):
-            words += units[j][2]
+        while j < len(sizes) and (j == i or words + sizes[j] <= max_words):
+            words += sizes[j]
             j += 1
-        start, end = units[i][0], units[j - 1][1]
-        chunks.append(Chunk(article_id, len(chunks), start, end, text[start:end]))
-        if j >= len(units):
+        ranges.append((i, j))
+        if j >= len(sizes):
             break
-        # Step back `overlap` sentences, but always make progress.
-        i = max(j - overlap, i + 1)
-    return chunks
+        i = max(j - overlap, i + 1)  # step back `overlap` units, but always make progress
+    return ranges
+
+
+def chunk_text(article_id: str, text: str, max_words: int = MAX_WORDS,
+               overlap: int = OVERLAP_SENTENCES) -> tuple[list[tuple[int, int]], list[Chunk]]:
+    """The sentence units of `text` and the chunks packed from them.
+
+    Chunks are whole sentences up to `max_words`, overlapping by `overlap` sentences; a
+    sentence longer than `max_words` is cut into pieces (the only mid-sentence cut).
+    """
+    units = sentence_units(text, max_words)
+    chunks = []
+    for pos, (lo, hi) in enumerate(pack([count_words(text[a:b]) for a, b in units], max_words, overlap)):
+        start, end = units[lo][0], units[hi - 1][1]
+        chunks.append(Chunk(article_id, pos, start, end, text[start:end], lo, hi))
+    return units, chunks

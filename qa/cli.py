@@ -125,7 +125,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
-          f"(embedded {upd.embedded_chunks} chunks, {time.perf_counter() - t0:.1f} s)")
+          f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
+          f"{time.perf_counter() - t0:.1f} s)")
     return 0
 
 
