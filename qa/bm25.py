@@ -15,12 +15,19 @@ import numpy as np
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset("""
-a an and are as at be been but by did do does for from had has have he her his how i in is it its
-of on or she that the their them they this to was were what when where which who whom whose why
-will with you your
-aan al als bij dan dat de den der des deze die dit door een en er had heb hebben heeft het hij hoe
-hun ik in is je kan met na naar niet nog of om onder ook op over te tegen tot uit van veel voor was
-waren wat we wel werd werden wie wij worden wordt zal ze zich zij zijn
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not now of off on once only or other our ours out over own same she should so some
+such than that the their theirs them themselves then there these they this those through to too
+under until up very was we were what when where which while who whom whose why will with would you
+your yours yourself
+aan af al alle alles als altijd andere ben bij daar dan dat de der deze die dit doch doen door dus
+een eens en er ge geen geweest haar had heb hebben heeft hem het hier hij hoe hoeveel hun iemand
+iets ik in is ja je kan kon kunnen maar me meer men met mij mijn moet na naar niet niets nog nu of
+om omdat onder ons ook op over reeds te tegen toch toen tot u uit uw van veel voor waar waarom
+wanneer want waren was wat welk welke werd wezen wie wil worden wordt zal ze zelf zich zij zijn zo
+zonder zou
 """.split())
 
 

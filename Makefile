@@ -1,0 +1,24 @@
+# `make chat` runs the web chat on the shipped articles; `make test` runs the tests.
+# Both create .venv and install requirements.txt on first use.
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+
+$(STAMP): requirements.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+.PHONY: install chat test bench
+install: $(STAMP)
+
+chat: $(STAMP)
+	$(VENV)/bin/python -m qa serve
+
+test: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/bench_index.py

