@@ -47,21 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("search", help="show the passages that match a question")
-    p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
-    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
-    _index_arg(p)
-    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
-    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
-    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    _question_args(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the articles, with citations")
-    p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
-    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages to read (default 5)")
-    _index_arg(p)
-    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
-    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
-    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    _question_args(p)
     _llm_args(p)
     p.set_defaults(func=cmd_ask)
 
@@ -91,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "answers from this parallel translation (cross-lingual questions)")
     p.set_defaults(func=cmd_eval)
     return parser
+
+
+def _question_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
+    _index_arg(p)
+    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
+    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
 
 def _llm_args(p: argparse.ArgumentParser) -> None:

@@ -107,6 +107,7 @@ class Index:
         self._chunks: list[Chunk] = []
         self._sents: list[tuple[str, int, int]] = []  # (article id, start, end), row-aligned with _vectors
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None  # (sentence row, chunk row), by sentence row
+        self._rows: dict[str, tuple[int, int]] | None = None  # article id -> its sentence rows
         self._vectors = np.zeros((0, self.embedder.dim), np.float32)
         self._bm25 = BM25()
         self._faiss = None
@@ -293,7 +294,7 @@ class Index:
             return
         self._chunks.extend(chunks)
         self._sents.extend(sents)
-        self._pairs = None
+        self._pairs = self._rows = None
         self._vectors = np.concatenate([self._vectors, vectors.astype(np.float32)])
         self._bm25.add(c.text for c in chunks)
         if self._faiss is not None and (hasattr(self._faiss, "nprobe") or len(self._sents) < APPROX_MIN_VECTORS):
@@ -312,7 +313,7 @@ class Index:
         smask = np.array([s[0] not in ids for s in self._sents], bool)
         self._sents = [s for s, k in zip(self._sents, smask) if k]
         self._vectors = self._vectors[smask] if len(smask) else self._vectors
-        self._pairs = None
+        self._pairs = self._rows = None
         self._faiss = None
 
     def _dense(self):
@@ -340,18 +341,26 @@ class Index:
     def _sentence_chunks(self) -> tuple[np.ndarray, np.ndarray]:
         """(sentence row, chunk row) pairs sorted by sentence row; a sentence in an overlap has two."""
         if self._pairs is None:
-            first: dict[str, int] = {}
-            for row, (aid, _, _) in enumerate(self._sents):
-                first.setdefault(aid, row)
+            first = self._article_rows()
             srows, crows = [], []
             for crow, c in enumerate(self._chunks):
-                base = first[c.article_id]
+                base = first[c.article_id][0]
                 srows.extend(range(base + c.first_unit, base + c.last_unit))
                 crows.extend([crow] * (c.last_unit - c.first_unit))
             srows_a, crows_a = np.asarray(srows, np.int64), np.asarray(crows, np.int64)
             order = np.argsort(srows_a, kind="stable")
             self._pairs = (srows_a[order], crows_a[order])
         return self._pairs
+
+    def _article_rows(self) -> dict[str, tuple[int, int]]:
+        """Each article's sentence rows [first, last): they are contiguous."""
+        if self._rows is None:
+            rows: dict[str, tuple[int, int]] = {}
+            for row, (aid, _, _) in enumerate(self._sents):
+                lo = rows.get(aid, (row, row))[0]
+                rows[aid] = (lo, row + 1)
+            self._rows = rows
+        return self._rows
 
     def _dense_chunks(self, qv: np.ndarray, want: int, allowed: np.ndarray | None) -> dict[int, float]:
         """Best-sentence cosine of the chunks holding the `want`-ish best sentences."""
@@ -378,7 +387,8 @@ class Index:
         """The sentences of an article inside [start, end) as (start, end, cosine to `query_vector`)."""
         with self._lock:
             end = len(self._articles[article_id].text) if end is None else end
-            rows = [i for i, (a, s, e) in enumerate(self._sents) if a == article_id and s >= start and e <= end]
+            lo, hi = self._article_rows()[article_id]
+            rows = [i for i in range(lo, hi) if self._sents[i][1] >= start and self._sents[i][2] <= end]
             if not rows:
                 return []
             sims = self._vectors[rows] @ query_vector
@@ -475,10 +485,10 @@ def build_faiss(vectors: np.ndarray):
     if n < APPROX_MIN_VECTORS:
         index = faiss.IndexFlatIP(d)
     else:
-        nlist = int(4 * np.sqrt(n))
+        nlist = int(2 * np.sqrt(n))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
-        sample = x[rng.choice(n, min(n, 64 * nlist), replace=False)]
+        sample = x[rng.choice(n, min(n, 40 * nlist), replace=False)]
         index.train(sample)
         index.nprobe = IVF_NPROBE
     if n:
