@@ -63,20 +63,31 @@ CSS = """
          padding: 6px 10px; background: var(--background-fill-secondary);}
 .qa-src > summary {cursor: pointer; font-size: .92em;}
 .qa-n {font-weight: 700; color: var(--color-accent); margin-right: 4px;}
-.qa-title {font-weight: 600;}
-.qa-meta {opacity: .7; font-size: .88em; margin-left: 6px;}
-.qa-passage {margin-top: 6px; font-size: .9em; max-height: 320px; overflow-y: auto;}
+.qa-title {font-weight: 600; display: inline-block; max-width: calc(100% - 240px); overflow: hidden;
+            text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom;}
+.qa-meta {opacity: .7; font-size: .88em; margin-left: 6px; white-space: nowrap;}
+.qa-passage {margin-top: 6px; font-size: .9em; max-height: 240px; overflow-y: auto;}
 .qa-passage mark {background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px;}
 .qa-error {color: #b91c1c;}
 .qa-note {font-size: .85em; opacity: .7; margin-top: 4px;}
 .qa-msg-ok {color: #15803d;}
 .qa-msg-bad {color: #b91c1c;}
 table.qa-articles {width: 100%; border-collapse: collapse; font-size: .92em;}
-table.qa-articles th, table.qa-articles td {text-align: left; padding: 5px 8px;
-    border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
+table.qa-articles th, table.qa-articles td {text-align: left; padding: 6px 8px; border: none !important;
+    border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top;}
+table.qa-articles th {font-weight: 600; opacity: .8;}
 table.qa-articles td.num {text-align: right;}
 table.qa-articles code {font-size: .85em; opacity: .75;}
 """
+
+
+
+
+def _theme() -> gr.themes.Base:
+    # System fonts: the page loads nothing from outside this server (no Google Fonts).
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
+                          font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
 
 
 # ------------------------------------------------------------------ HTML rendering (pure)
@@ -103,12 +114,15 @@ def _highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
             merged[-1][1] = max(merged[-1][1], e)
         else:
             merged.append([s, e])
+    def para(t: str) -> str:  # a paragraph break is one line break here: passages stay compact
+        return esc(re.sub(r"\n\s*\n", "\n", t))
+
     out, pos = [], 0
     for s, e in merged:
-        out.append(esc(text[pos:s]))
-        out.append(f"<mark>{esc(text[s:e])}</mark>")
+        out.append(para(text[pos:s]))
+        out.append(f"<mark>{para(text[s:e])}</mark>")
         pos = e
-    out.append(esc(text[pos:]))
+    out.append(para(text[pos:]))
     return "".join(out)
 
 
@@ -207,9 +221,8 @@ class ChatBackend:
             last = None
             for ans in answer_stream(question, history=list(history or []) or None, k=k, index=self.index,
                                      date_from=dfrom, date_to=dto, llm=self.llm):
-                if last is not None:
-                    yield render_answer(last, streaming=True)
                 last = ans
+                yield render_answer(ans, streaming=True)
             if last is None:
                 yield render_error("No answer was produced.")
             else:
@@ -219,6 +232,20 @@ class ChatBackend:
         except Exception as e:  # keep the chat alive; the details go to the log
             log.exception("answering %r failed", question)
             yield render_error(f"Something went wrong while answering ({type(e).__name__}); see the server log.")
+
+    def turn(self, q: str, msgs: list, past: list, k: float = 5, date_from: str | None = None,
+             date_to: str | None = None) -> Iterator[tuple[list, list, str]]:
+        """One chat turn: (transcript, previous questions, pending question) as the answer grows.
+        The last message of `msgs` is the placeholder the answer replaces; the previous questions
+        of the session go to `answer(history=...)` so follow-ups are understood."""
+        msgs = list(msgs)
+        if not q:
+            yield msgs, past, ""
+            return
+        for part in self.stream(q, past, int(k or 5), date_from, date_to):
+            msgs[-1] = {"role": "assistant", "content": part}
+            yield msgs, past, q
+        yield msgs, list(past) + [q], ""
 
     def ask(self, question: str, history: list[str] | None = None, k: int = 5,
             date_from: str | None = None, date_to: str | None = None) -> str:
@@ -312,7 +339,7 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
         pending = gr.State("")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chatbot = gr.Chatbot(label="Chat", show_label=False, height=560, sanitize_html=True,
+                chatbot = gr.Chatbot(label="Chat", show_label=False, height=700, sanitize_html=True,
                                      allow_tags=False, render_markdown=True, latex_delimiters=[],
                                      feedback_options=None, buttons=["copy"], elem_id="qa-chat",
                                      placeholder="<b>Ask a question about the articles.</b><br>"
@@ -353,14 +380,8 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
             return "", msgs, msgs, q
 
         def respond(q: str, msgs: list, past: list, k_: float, dfrom: str, dto: str):
-            if not q:
-                yield msgs, msgs, past, ""
-                return
-            msgs = list(msgs)
-            for part in be.stream(q, past, int(k_), dfrom, dto):
-                msgs[-1] = {"role": "assistant", "content": part}
-                yield msgs, msgs, past, q
-            yield msgs, msgs, list(past) + [q], ""
+            for msgs_, past_, pending_ in be.turn(q, msgs, past, k_, dfrom, dto):
+                yield msgs_, msgs_, past_, pending_
 
         ev = dict(fn=submit, inputs=[question, messages, asked], outputs=[question, chatbot, messages, pending],
                   queue=False, api_visibility="undocumented")
@@ -371,6 +392,8 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
         send.click(**ev).then(**resp)
         clear.click(lambda: ([], [], [], ""), None, [chatbot, messages, asked, pending], queue=False,
                     api_visibility="undocumented")
+        chatbot.clear(lambda: ([], [], ""), None, [messages, asked, pending], queue=False,
+                      api_visibility="undocumented")
 
         # ---- API for scripts and tests (gradio_client): /ask, /upload, /remove, /articles
         def ask(question: str, k: int = 5, date_from: str = "", date_to: str = "",
@@ -410,7 +433,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
     return demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=MAX_UPLOAD,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,
                        allowed_paths=[], ssr_mode=False, mcp_server=False, pwa=False,
-                       footer_links=["api"], theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+                       footer_links=["api"], theme=_theme(),
                        css=CSS, inbrowser=False)
 
 
@@ -443,8 +466,12 @@ def main_serve(args: argparse.Namespace) -> int:
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {host} without --auth: anyone who can reach it can read and change the index",
               file=sys.stderr)
-    print(f"qa: {len(idx.articles())} articles, {len(idx)} chunks from {path}; "
-          f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{args.port}/ "
-          f"(ready in {time.perf_counter() - t0:.1f} s; Ctrl-C to stop)", file=sys.stderr, flush=True)
-    launch(demo, host=host, port=args.port, auth=auth, quiet=True)
+    _, url, _ = launch(demo, host=host, port=args.port, auth=auth, quiet=True, prevent_thread_lock=True)
+    print(f"qa: chat on {len(idx.articles())} articles ({len(idx)} chunks, {path}) at {url} "
+          f"(started in {time.perf_counter() - t0:.1f} s{'; login required' if auth else ''}); Ctrl-C to stop",
+          file=sys.stderr, flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
     return 0
