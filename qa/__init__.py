@@ -20,7 +20,10 @@ __all__ = ["Article", "ArticleInfo", "Embedder", "Index", "IndexError_", "Passag
 def __getattr__(name: str):
     # `answer` lives in its own module, loaded when first asked for.
     if name in ("answer", "Answer", "Citation"):
-        from . import answer as _answer_module
+        import importlib
 
-        return getattr(_answer_module, name)
+        mod = importlib.import_module("qa.answer")
+        # Importing the submodule binds `qa.answer` to the module: rebind the public names.
+        globals().update(answer=mod.answer, Answer=mod.Answer, Citation=mod.Citation)
+        return globals()[name]
     raise AttributeError(f"module 'qa' has no attribute {name!r}")
