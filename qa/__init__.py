@@ -6,6 +6,7 @@
 
 Heavy libraries (faiss, the embedding model, gradio) load on first use, not on import.
 """
+from .answer import Answer, Citation, answer  # binds qa.answer to the function, not the module
 from .api import get_index, retrieve
 from .embed import Embedder, get_embedder
 from .index import ArticleInfo, Index, IndexError_, Update
@@ -15,15 +16,3 @@ from .search import Passage
 __version__ = "0.1.0"
 __all__ = ["Article", "ArticleInfo", "Embedder", "Index", "IndexError_", "Passage", "Skipped", "Update",
            "get_embedder", "get_index", "load_articles", "retrieve", "answer", "Answer", "Citation"]
-
-
-def __getattr__(name: str):
-    # `answer` lives in its own module, loaded when first asked for.
-    if name in ("answer", "Answer", "Citation"):
-        import importlib
-
-        mod = importlib.import_module("qa.answer")
-        # Importing the submodule binds `qa.answer` to the module: rebind the public names.
-        globals().update(answer=mod.answer, Answer=mod.Answer, Citation=mod.Citation)
-        return globals()[name]
-    raise AttributeError(f"module 'qa' has no attribute {name!r}")

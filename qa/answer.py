@@ -25,7 +25,6 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -74,17 +73,12 @@ _GLOSS = {
     "arrested": "aangehouden gearresteerd arrestatie", "arrest": "aangehouden gearresteerd arrestatie",
     "killed": "gedood doden omgekomen", "dead": "doden dood", "died": "overleden stierf",
     "attack": "aanval aanslag", "police": "politie", "government": "regering overheid",
-    "minister": "minister", "prosecutor": "parket aanklager", "court": "rechtbank rechter",
-    "server": "servers", "website": "websites sites", "propaganda": "propaganda", "action": "actie",
-    "operation": "operatie actie", "investigation": "onderzoek", "target": "gericht doelwit",
-    "aimed": "gericht", "seized": "beslag", "city": "stad steden", "citi": "stad steden",
-    "people": "mensen personen", "year": "jaar", "month": "maand", "week": "week", "day": "dag",
-    "money": "geld", "million": "miljoen", "billion": "miljard", "percent": "procent",
-    "election": "verkiezing verkiezingen", "party": "partij", "war": "oorlog", "army": "leger",
-    "school": "school", "children": "kinderen", "women": "vrouwen", "men": "mannen",
-    "director": "directeur", "team": "team speurteam", "radio": "radio", "station": "station",
-    "terror": "terreur", "terrorist": "terrorist terreur", "purpose": "bedoeling doel", "goal": "doel",
-    "why": "bedoeling doel omdat", "channel": "kanalen", "identify": "identificeren",
+    "prosecutor": "parket aanklager", "court": "rechtbank rechter", "judge": "rechter",
+    "investigation": "onderzoek", "people": "mensen personen", "city": "stad", "citi": "steden",
+    "year": "jaar", "month": "maand", "week": "week", "day": "dag", "money": "geld",
+    "million": "miljoen", "billion": "miljard", "percent": "procent", "election": "verkiezing verkiezingen",
+    "party": "partij", "war": "oorlog", "army": "leger", "children": "kinderen", "women": "vrouwen",
+    "men": "mannen", "director": "directeur", "company": "bedrijf", "price": "prijs", "school": "school",
 }
 _LIST_Q = re.compile(r"\b(which|what)\s+(?!is\b|was\b|does\b|has\b|happens\b|happened\b)\w{2,}s\b|\bwelke\s+\w+"
                      r"|\bcu[aá]les\b|\bqu[eé]\s+\w{2,}s\b|\b(list|name the|noem)\b", re.I)
@@ -489,14 +483,3 @@ def main_ask(args, index, questions: Sequence[str]) -> int:
                       file=out)
         out.flush()
     return 0
-
-
-class _CallableModule(ModuleType):
-    """`from qa import answer` may give this module (once imported, the submodule shadows the
-    lazily exported function); calling it calls `answer()`."""
-
-    def __call__(self, *args, **kwargs):
-        return answer(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

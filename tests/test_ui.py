@@ -221,18 +221,20 @@ def test_twenty_questions_at_once(server):
 
 def test_chat_turns_pass_the_previous_questions(seed_index_dir, monkeypatch):
     """Follow-ups: each turn hands the session's earlier questions to answer_stream(history=...)."""
-    import qa.answer
+    import importlib
+
+    answer_module = importlib.import_module("qa.answer")  # `qa.answer` is the function
     from qa import Index
     from qa.ui import ChatBackend
 
     seen = []
-    real = qa.answer.answer_stream
+    real = answer_module.answer_stream
 
     def spy(question, history=None, *a, **kw):
         seen.append((question, list(history or [])))
         yield from real(question, history, *a, **kw)
 
-    monkeypatch.setattr(qa.answer, "answer_stream", spy)
+    monkeypatch.setattr(answer_module, "answer_stream", spy)
     be = ChatBackend(Index.load(seed_index_dir))
     msgs, past = [], []
     for q in ("Wie leidde de actie?", "En welke landen?"):
