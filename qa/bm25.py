@@ -113,6 +113,17 @@ class BM25:
         tid = self.vocab.get(token)
         return float(self._idf[tid]) if tid is not None else 0.0
 
+    def coverage(self, query: str, best: float) -> float:
+        """How much of `query` a document scoring `best` matched: `best` over the score of a
+        document holding every query term (terms not in the index count at the highest idf).
+        Near 0 when only an incidental word matched, e.g. for a question in another language."""
+        m = self._matrix if self._matrix is not None else self._build()
+        if not len(self._idf):
+            return 0.0
+        top = float(self._idf.max())
+        ceiling = sum(float(self._idf[self.vocab[t]]) if t in self.vocab else top for t in set(tokenize(query)))
+        return min(1.0, best / ((self.k1 + 1) * ceiling)) if ceiling > 0 else 0.0
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros where no term matches)."""
         m = self._matrix if self._matrix is not None else self._build()

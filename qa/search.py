@@ -11,8 +11,10 @@ import numpy as np
 
 #: Reciprocal-rank-fusion constant; 60 is the value of Cormack et al. and works well here too.
 RRF_K = 60
-#: Weights of the dense and the lexical ranking (chosen on the eval sets; see README).
-DENSE_WEIGHT = 1.0
+#: Weights of the dense and the lexical ranking. With the lexical weight scaled by how much of
+#: the question BM25 matched (Index.search), 2:1 gave on XQuAD hit@1 es 0.898, ro 0.889 and
+#: Spanish questions on Romanian paragraphs 0.797 (plain 1:1: 0.900, 0.877, 0.568); see README.
+DENSE_WEIGHT = 2.0
 LEXICAL_WEIGHT = 1.0
 
 
