@@ -376,12 +376,13 @@ class Index:
             sims = self._vectors[rows] @ qv
             hits = [(int(rows[i]), float(sims[i])) for i in top_k(sims, 4 * want)]
         srows, crows = self._sentence_chunks()
+        rows = np.fromiter((r for r, _ in hits), np.int64, len(hits))
+        los, his = np.searchsorted(srows, rows), np.searchsorted(srows, rows, side="right")
         best: dict[int, float] = {}
-        for row, score in hits:
-            lo, hi = np.searchsorted(srows, row), np.searchsorted(srows, row, side="right")
-            for crow in crows[lo:hi]:
-                if score > best.get(int(crow), -2.0):
-                    best[int(crow)] = score
+        for (_, score), lo, hi in zip(hits, los.tolist(), his.tolist()):
+            for crow in crows[lo:hi].tolist():
+                if score > best.get(crow, -2.0):
+                    best[crow] = score
         return best
 
     def sentence_scores(self, query_vector: np.ndarray, article_id: str, start: int = 0,
