@@ -10,7 +10,7 @@ Extractive answers (no extra model) quote the one or few article sentences that 
 the question, scored by the cosine of their stored sentence vectors to the question, an
 idf-weighted word overlap, and a small bonus for the kind of answer asked for (a list, a
 number, a date, a name). When the best evidence is below `FOUND_THRESHOLD` (calibrated on
-labelled questions, see notes/answer.md) the answer says the articles do not cover it, in the
+labelled questions, see docs/answers.md) the answer says the articles do not cover it, in the
 question's language (Dutch or English), and still carries the nearest passages.
 
 Follow-up questions ("And who led it?") are searched together with the previous question(s)
@@ -36,7 +36,7 @@ from .search import Passage
 log = logging.getLogger(__name__)
 
 #: Evidence (best sentence: cosine + LEXICAL_WEIGHT * overlap) needed to answer, calibrated in
-#: notes/answer.md on XQuAD (questions about held-out articles as unanswerable) and the labelled
+#: docs/answers.md on XQuAD (questions about held-out articles as unanswerable) and the labelled
 #: questions on the shipped article: question and sentence in the same language (Dutch on Dutch) ...
 FOUND_THRESHOLD = 0.875
 #: ... or in different languages (English on Dutch: e5 cosines run ~0.03 lower across languages) ...
@@ -79,6 +79,10 @@ _GLOSS = {
     "million": "miljoen", "billion": "miljard", "percent": "procent", "election": "verkiezing verkiezingen",
     "party": "partij", "war": "oorlog", "army": "leger", "children": "kinderen", "women": "vrouwen",
     "men": "mannen", "director": "directeur", "company": "bedrijf", "price": "prijs", "school": "school",
+    "action": "actie", "operation": "operatie actie", "target": "gericht doelwit", "aimed": "gericht",
+    "goal": "doel", "purpose": "bedoeling doel", "seized": "beslag", "website": "websites sites",
+    "server": "servers", "channel": "kanalen", "identify": "identificeren", "team": "team",
+    "news": "nieuws", "source": "bron bronnen", "confirmed": "bevestigd",
 }
 _LIST_Q = re.compile(r"\b(which|what)\s+(?!is\b|was\b|does\b|has\b|happens\b|happened\b)\w{2,}s\b|\bwelke\s+\w+"
                      r"|\bcu[aá]les\b|\bqu[eé]\s+\w{2,}s\b|\b(list|name the|noem)\b", re.I)
