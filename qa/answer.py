@@ -30,7 +30,6 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .bm25 import stem, tokenize
-from .chunk import split_sentences
 from .search import Passage
 
 log = logging.getLogger(__name__)
@@ -205,23 +204,6 @@ def search_text(question: str, history: Sequence | None = None) -> str:
 
 
 # ------------------------------------------------------------------------- sentence scoring
-_fallback_cache: dict[tuple[str, str], np.ndarray] = {}
-
-
-def _sentence_scores(idx, qv: np.ndarray, article_id: str, start: int, end: int) -> list[tuple[int, int, float]]:
-    fn = getattr(idx, "sentence_scores", None)
-    if fn is not None:
-        return fn(qv, article_id, start, end)
-    # An index without stored sentence vectors: embed the sentences (slow; cached).
-    text = idx.article(article_id).text
-    spans = [(start + a, start + b) for a, b in split_sentences(text[start:end])]
-    missing = [text[a:b] for a, b in spans if (article_id, text[a:b]) not in _fallback_cache]
-    if missing:
-        for s, v in zip(missing, idx.embedder.passage(missing)):
-            _fallback_cache[(article_id, s)] = np.asarray(v, np.float32)
-    return [(a, b, float(_fallback_cache[(article_id, text[a:b])] @ qv)) for a, b in spans]
-
-
 def _root(token: str) -> str:
     """Drop the Dutch participle prefix: "geleid" -> "leid" (to meet "leidde", "leiding")."""
     return token[2:] if token.startswith("ge") and len(token) >= 6 else token
@@ -272,15 +254,13 @@ def _type_bonus(question: str, sentence: str) -> float:
 
 def score_sentences(idx, question: str, qv: np.ndarray, passages: Sequence[Passage]) -> list[_Sentence]:
     """Every sentence of the passages, scored against `question`, best first."""
-    bm25 = getattr(idx, "_bm25", None)
-    idf = bm25.idf if bm25 is not None and len(bm25) else (lambda t: 1.0)
-    terms = _query_terms(question, idf)
+    terms = _query_terms(question, idx.idf)
     total = sum(terms.values())
     seen: set[tuple[str, int, int]] = set()
     out: list[_Sentence] = []
     for i, p in enumerate(passages):
         text = idx.article(p.article_id).text
-        for a, b, cos in _sentence_scores(idx, qv, p.article_id, p.start, p.end):
+        for a, b, cos in idx.sentence_scores(qv, p.article_id, p.start, p.end):
             key = (p.article_id, a, b)
             if key in seen:
                 continue
@@ -410,7 +390,7 @@ def answer_stream(question: str, history: Sequence | None = None, k: int = 5, *,
     if llm is None or not passages:
         yield _extractive(question, passages, sents, follow_up=follow_up)
         return
-    from .llm import LLM, LLMError, build_messages, is_not_covered
+    from .llm import LLM, LLMError, build_messages
 
     client = llm if isinstance(llm, LLM) else LLM(str(llm))
     best_in: dict[int, _Sentence] = {}

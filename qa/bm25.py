@@ -90,7 +90,6 @@ class BM25:
 
         n = len(self._lengths)
         if n == 0:
-            indptr = np.zeros(1, np.int64)
             rows = np.zeros(0, np.int64)
             cols = np.zeros(0, np.int64)
             data = np.zeros(0, np.float32)
@@ -107,9 +106,12 @@ class BM25:
         self._matrix = m
         return m
 
+    def _ensure(self):
+        return self._matrix if self._matrix is not None else self._build()
+
     def idf(self, token: str) -> float:
         """Inverse document frequency of an already-tokenized term (0 when unknown)."""
-        m = self._matrix if self._matrix is not None else self._build()
+        self._ensure()
         tid = self.vocab.get(token)
         return float(self._idf[tid]) if tid is not None else 0.0
 
@@ -117,7 +119,7 @@ class BM25:
         """How much of `query` a document scoring `best` matched: `best` over the score of a
         document holding every query term (terms not in the index count at the highest idf).
         Near 0 when only an incidental word matched, e.g. for a question in another language."""
-        m = self._matrix if self._matrix is not None else self._build()
+        self._ensure()
         if not len(self._idf):
             return 0.0
         top = float(self._idf.max())
@@ -126,7 +128,7 @@ class BM25:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros where no term matches)."""
-        m = self._matrix if self._matrix is not None else self._build()
+        m = self._ensure()
         out = np.zeros(m.shape[0], np.float32)
         for tok in set(tokenize(query)):
             tid = self.vocab.get(tok)

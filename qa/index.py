@@ -37,7 +37,7 @@ import numpy as np
 
 from .bm25 import BM25
 from .chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
-from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .embed import Embedder, get_embedder
 from .ingest import Article
 from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps, top_k
 
@@ -336,6 +336,11 @@ class Index:
                 counts[c.article_id] = counts.get(c.article_id, 0) + 1
             infos = [ArticleInfo(a.id, a.title, a.date, counts.get(a.id, 0), a.url) for a in self._articles.values()]
         return sorted(infos, key=lambda i: (i.date or "", i.id), reverse=True)
+
+    def idf(self, token: str) -> float:
+        """BM25 inverse document frequency of a token from `qa.bm25.tokenize` (0 if unseen)."""
+        with self._lock:
+            return self._bm25.idf(token) if len(self._bm25) else 0.0
 
     def article(self, article_id: str) -> Article:
         return self._articles[article_id]
