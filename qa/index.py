@@ -294,9 +294,21 @@ class Index:
     def _append(self, chunks: Sequence[Chunk], sents: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
         if not chunks:
             return
+        first_chunk, first_row = len(self._chunks), len(self._sents)
         self._chunks.extend(chunks)
         self._sents.extend(sents)
-        self._pairs = self._rows = None
+        # Extend the derived maps rather than rebuild them: new rows all come after the old ones.
+        new_rows: dict[str, tuple[int, int]] = {}
+        for row, (aid, _, _) in enumerate(sents, first_row):
+            new_rows[aid] = (new_rows.get(aid, (row, row))[0], row + 1)
+        if self._rows is not None:
+            self._rows.update(new_rows)
+        if self._pairs is not None:
+            srows = [new_rows[c.article_id][0] + u for c in chunks for u in range(c.first_unit, c.last_unit)]
+            crows = [first_chunk + i for i, c in enumerate(chunks) for _ in range(c.first_unit, c.last_unit)]
+            order = np.argsort(np.asarray(srows, np.int64), kind="stable")
+            self._pairs = (np.concatenate([self._pairs[0], np.asarray(srows, np.int64)[order]]),
+                           np.concatenate([self._pairs[1], np.asarray(crows, np.int64)[order]]))
         self._vectors = np.concatenate([self._vectors, vectors.astype(np.float32)])
         self._bm25.add(c.text for c in chunks)
         if self._faiss is not None and (hasattr(self._faiss, "nprobe") or len(self._sents) < APPROX_MIN_VECTORS):

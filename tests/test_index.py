@@ -183,3 +183,16 @@ def test_approximate_index_above_threshold(tmp_path, monkeypatch):
     assert not hasattr(flat, "nprobe")
     _, ids = ivf.search(x[:5], 1)
     assert list(ids[:, 0]) == [0, 1, 2, 3, 4]
+
+
+def test_adding_after_searching_matches_a_fresh_load(tmp_path, fake):
+    """The sentence->chunk maps are extended on add, not rebuilt: they must agree with a rebuild."""
+    idx = Index(tmp_path / "ix", embedder=fake, max_words=12, overlap=1)
+    idx.add(arts(3))
+    idx.search("haven Antwerpen", k=3)  # builds the derived maps
+    idx.add([Article(id="n", title="n", text="Nieuw bericht over de haven. De haven van Gent groeit. "
+                                            "Er kwamen drie schepen aan in de haven van Gent.")])
+    idx.save()
+    fresh = Index.load(tmp_path / "ix", embedder=FakeEmbedder())
+    for q in ("haven Gent schepen", "Peeters2 sprak", "haven Antwerpen"):
+        assert idx.search(q, k=4) == fresh.search(q, k=4)
