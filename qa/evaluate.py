@@ -551,7 +551,7 @@ def main_eval(args: argparse.Namespace) -> int:
             idx = Index(Path(tmp) / "index", args.model, **kw)
             say(f"indexing {len(arts)} articles into a temporary index ...")
             upd = idx.add(arts)
-            say(f"embedded {upd.embedded_chunks} chunks in {upd.seconds:.0f} s")
+            say(f"embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} chunks in {upd.seconds:.0f} s")
             where = "temporary from " + ", ".join(map(str, args.articles))
         else:
             if max_words or args.model:

@@ -277,5 +277,5 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
             for a in arts:
                 found[a.id] = a
     for s in skipped:
-        log.warning("skipped %s: %s", s.source, s.reason)
+        log.info("skipped %s: %s", s.source, s.reason)  # callers report skips to the user
     return list(found.values()), skipped
