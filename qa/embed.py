@@ -85,15 +85,15 @@ class EngineLock:
                 self._cond.notify_all()
 
 
-def _batches(pieces: Sequence[str]) -> Iterator[tuple[int, int]]:
-    """Ranges [i, j) of `pieces` with at most MAX_EMBED_BATCH_ITEMS items and MAX_EMBED_BATCH_CHARS
-    characters (a single piece may fill a batch alone)."""
+def _batches(costs: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Ranges [i, j) of pieces with at most MAX_EMBED_BATCH_ITEMS items and MAX_EMBED_BATCH_TOKENS
+    tokens (a single piece may fill a batch alone)."""
     i = 0
-    while i < len(pieces):
-        j, chars = i, 0
-        while j < len(pieces) and j - i < limits.MAX_EMBED_BATCH_ITEMS and \
-                (j == i or chars + len(pieces[j]) <= limits.MAX_EMBED_BATCH_CHARS):
-            chars += len(pieces[j])
+    while i < len(costs):
+        j, total = i, 0
+        while j < len(costs) and j - i < limits.MAX_EMBED_BATCH_ITEMS and \
+                (j == i or total + costs[j] <= limits.MAX_EMBED_BATCH_TOKENS):
+            total += costs[j]
             j += 1
         yield i, j
         i = j
@@ -111,18 +111,35 @@ class _Engine:
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         raise NotImplementedError
 
+    def _count_tokens(self, text: str, is_query: bool) -> int:
+        """Tokens the model will see for `text`; by default a safe over-estimate (one per character)."""
+        return len(text) + 2
+
+    def _pieces(self, text: str, is_query: bool) -> Iterator[tuple[str, int]]:
+        """`text` as pieces of at most MAX_EMBED_CHARS characters and MAX_EMBED_TOKENS tokens, with their token counts."""
+        todo = limits.split_text(text, limits.MAX_EMBED_CHARS)
+        while todo:
+            piece = todo.pop(0)
+            n = self._count_tokens(piece, is_query)
+            if n <= limits.MAX_EMBED_TOKENS or len(piece) < 2:
+                yield piece, n
+            else:
+                todo[:0] = limits.split_text(piece, (len(piece) + 1) // 2)
+
     def _embed(self, texts: Sequence[str], is_query: bool, progress: bool = False) -> np.ndarray:
-        """Unit vectors for `texts`. A text longer than MAX_EMBED_CHARS is embedded in pieces
-        whose vectors are averaged (weighted by length), so cost is linear in the input and no
-        single call into the model is large."""
+        """Unit vectors for `texts`. A text over MAX_EMBED_CHARS characters or MAX_EMBED_TOKENS
+        tokens is embedded in pieces whose vectors are averaged (weighted by length), so cost is
+        linear in the input and every call into the model is bounded."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         pieces: list[str] = []
+        costs: list[int] = []
         owner: list[int] = []
         for i, t in enumerate(texts):
-            for p in limits.split_text(t, limits.MAX_EMBED_CHARS):
+            for p, n in self._pieces(t, is_query):  # tokenizing happens outside the lock
                 pieces.append(p)
+                costs.append(n)
                 owner.append(i)
         bar = None
         if progress and len(pieces) > 4 * limits.MAX_EMBED_BATCH_ITEMS and sys.stdout.isatty():
@@ -130,7 +147,7 @@ class _Engine:
 
             bar = tqdm(total=len(pieces), unit="chunk", desc="embedding", leave=False)
         out = []
-        for i, j in _batches(pieces):
+        for i, j in _batches(costs):
             with self._lock.hold(is_query):
                 out.append(np.asarray(self._encode(pieces[i:j], is_query), np.float32))
             if bar:
@@ -176,6 +193,9 @@ class E5Embedder(_Engine):
         # one 20 KB text used to hold the engine for 41 s. _embed keeps every text short.
         return self._model.encode(texts, is_query)
 
+    def _count_tokens(self, text: str, is_query: bool) -> int:
+        return self._model.token_count(text, is_query)  # read-only tokenizer: safe outside the lock
+
 
 class SentenceTransformerEmbedder(_Engine):
     """Any sentence-transformers model: a hub name (needs network access) or a local folder.
@@ -202,6 +222,13 @@ class SentenceTransformerEmbedder(_Engine):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self._query_prefix, self._passage_prefix = prefixes(name, getattr(self._model, "prompts", None))
+        self._tokenizer = getattr(self._model, "tokenizer", None)
+        self._max_len = int(getattr(self._model, "max_seq_length", None) or 512)
+
+    def _count_tokens(self, text: str, is_query: bool) -> int:
+        # the model truncates at max_seq_length anyway; count so batches stay bounded
+        n = len(self._tokenizer(text, add_special_tokens=True)["input_ids"]) if self._tokenizer else len(text) + 2
+        return min(n, self._max_len)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         prefix = self._query_prefix if is_query else self._passage_prefix

