@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from . import limits
 from .api import DEFAULT_INDEX, default_seeds, get_index
+from .embed import EmbedderError
 from .index import Index, IndexError_
 
 
@@ -20,12 +22,34 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {limits.printable(message)} (see: {self.prog} --help)\n")
+
+
+def _arg_type(check, name: str):
+    """An argparse `type=` from a qa.limits check: its ValueError becomes argparse's one-line error."""
+    def convert(value: str):
+        try:
+            return check(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = name
+    return convert
+
+
+_date = _arg_type(lambda v: limits.check_date(v, "date"), "date")
+_port = _arg_type(limits.check_port, "port")
+
+
 def _index_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR", help="index folder (default: index/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa", description="Question answering over news articles.")
+    parser = _Parser(prog="python -m qa", description="Question answering over news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -58,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web chat")
     _index_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_port, default=7860, help="port from 1 to 65535 (default 7860)")
     p.add_argument("--auth", metavar="USER:PASS", help="require this login")
     _llm_args(p)
     p.set_defaults(func=cmd_serve)
@@ -87,8 +111,8 @@ def _question_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
     p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
     _index_arg(p)
-    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
-    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
+    p.add_argument("--since", dest="date_from", type=_date, metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--until", dest="date_to", type=_date, metavar="DATE", help="only articles up to DATE")
     p.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
 
@@ -104,11 +128,17 @@ def _open_index(path: Path) -> Index:
 
 
 def _questions(question: str) -> list[str]:
+    """The question, or the questions on stdin (one per line) for "-"; each within MAX_QUESTION_CHARS."""
     if question != "-":
-        if not question.strip():
-            raise CliError("the question is empty; ask something, e.g. 'Which countries were involved?'")
-        return [question]
-    return [line.strip() for line in sys.stdin if line.strip()]
+        return [limits.check_question(question)]
+    out = []
+    for n, line in enumerate(sys.stdin, 1):
+        if line.strip():
+            try:
+                out.append(limits.check_question(line))
+            except ValueError as e:
+                raise CliError(f"stdin line {n}: {e}") from None
+    return out
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -127,7 +157,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     upd = idx.add(articles, progress=True)
     idx.save()
     for s in skipped:
-        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+        print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
@@ -143,17 +173,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
         idx.save()
     print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
     if missing:
-        raise CliError(f"not in the index: {', '.join(missing)} (see: python -m qa list --index {args.index})")
+        raise CliError(f"not in the index: {limits.printable(', '.join(missing))} "
+                       f"(see: python -m qa list --index {args.index})")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     idx = _open_index(args.index)
     rows = idx.articles()
-    width = max([len(r.id) for r in rows] + [2])
+    ids = [limits.printable(r.id) for r in rows]  # a crafted id must not drive the terminal
+    width = max([len(i) for i in ids] + [2])
     print(f"{'id':<{width}}  {'date':<10}  {'chunks':>6}  title")
-    for r in rows:
-        print(f"{r.id:<{width}}  {r.date or '-':<10}  {r.chunks:>6}  {r.title}")
+    for r, rid in zip(rows, ids):
+        print(f"{rid:<{width}}  {r.date or '-':<10}  {r.chunks:>6}  {limits.printable(r.title)}")
     print(f"{len(rows)} articles, {len(idx)} chunks")
     return 0
 
@@ -169,7 +201,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         if not passages:
             print("  (no passages)")
         for i, p in enumerate(passages, 1):
-            print(f"[{i}] {p.score:.3f}  {p.title} ({p.date or 'undated'}) — {p.article_id} {p.start}:{p.end}")
+            print(f"[{i}] {p.score:.3f}  {limits.printable(p.title)} ({p.date or 'undated'}) — "
+                  f"{limits.printable(p.article_id)} {p.start}:{p.end}")
             print("    " + " ".join(p.text.split()))
         print()
     return 0
@@ -200,9 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: -k must be at least 1, got {args.k}", file=sys.stderr)
         return 2
     try:
+        if args.command in ("search", "ask"):
+            limits.check_dates(args.date_from, args.date_to)
         return args.func(args)
-    except (CliError, IndexError_, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (CliError, IndexError_, EmbedderError, ValueError) as e:
+        print(f"error: {limits.printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the index on disk is unchanged", file=sys.stderr)

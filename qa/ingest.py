@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import limits
+
 log = logging.getLogger(__name__)
 
 #: Extensions the indexer reads; anything else in a folder is reported and skipped.
@@ -25,7 +27,6 @@ MAX_FEED_BYTES = 512 * 1024 * 1024
 MAX_TITLE_CHARS = 120
 
 _DATE_MARKER = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*\n?", re.IGNORECASE)
-_DATE_VALUE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,12 @@ class IngestError(ValueError):
 
 
 def normalize_date(value: object) -> str | None:
-    """Return "YYYY[-MM[-DD]]" for a date-like value, or None when there is none."""
-    if value is None or value == "":
-        return None
-    m = _DATE_VALUE.match(str(value).strip())
-    if not m:
-        raise IngestError(f"date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    y, mo, d = m.groups()
-    if mo and not 1 <= int(mo) <= 12 or d and not 1 <= int(d) <= 31:
-        raise IngestError(f"date {value!r} has an impossible month or day")
-    return "-".join(p for p in (y, mo, d) if p)
+    """Return "YYYY[-MM[-DD]]" for a date-like value (checked against the calendar), or None when
+    there is none; IngestError (one line) for anything else, e.g. 2018-02-30 or 20180101."""
+    try:
+        return limits.check_date(value)
+    except ValueError as e:
+        raise IngestError(str(e)) from None
 
 
 def derive_title(text: str, limit: int = 90) -> str:
@@ -163,19 +160,41 @@ def parse_html(raw: str, source: str, id: str) -> Article:
                    url=get("url") or None, source=source)
 
 
+def _optional_str(rec: dict, key: str) -> str | None:
+    value = rec.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise IngestError(f"'{key}' must be a string, got {type(value).__name__} {_short(value)}")
+    return value.strip() or None
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def parse_record(rec: object, source: str, fallback_id: str) -> Article:
-    """One feed record: `text` required; `title`, `date`, `url`, `id` optional."""
+    """One feed record: `text` required; `title`, `date`, `url` (strings), `id` (string or integer) optional.
+
+    A field of the wrong type is an error for the record (it is skipped, the others go in), not
+    for the whole file.
+    """
     if not isinstance(rec, dict):
-        raise IngestError(f"expected a JSON object, got {type(rec).__name__}")
+        raise IngestError(f"expected a JSON object, got {type(rec).__name__} {_short(rec)}")
     text = rec.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise IngestError("record has no 'text' (a non-empty string is required)")
+        raise IngestError("record has no 'text' (a non-empty string is required)"
+                          + (f"; got {type(text).__name__}" if text is not None and not isinstance(text, str) else ""))
     text = _clean(text)
     rid = rec.get("id")
-    title = rec.get("title")
-    return Article(id=str(rid) if rid not in (None, "") else fallback_id,
-                   title=str(title).strip() if title else derive_title(text), text=text,
-                   date=normalize_date(rec.get("date")), url=rec.get("url") or None, source=source)
+    if isinstance(rid, bool) or not isinstance(rid, (str, int, type(None))):
+        raise IngestError(f"'id' must be a string or an integer, got {type(rid).__name__} {_short(rid)}")
+    rid = str(rid).strip() if rid is not None else ""
+    title = _optional_str(rec, "title")
+    url = _optional_str(rec, "url")
+    return Article(id=rid or fallback_id, title=title or derive_title(text), text=text,
+                   date=normalize_date(rec.get("date")), url=url, source=source)
 
 
 def _decode(data: bytes) -> str:
@@ -215,32 +234,63 @@ def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
         return [], [Skipped(source, f"cannot read: {e.strerror or e}")]
 
 
+def _loads(raw: str, where: str) -> object:
+    """json.loads with the nesting bounded first (deep input made the parser raise RecursionError)."""
+    try:
+        limits.check_json_depth(raw, where)
+        return json.loads(raw)
+    except ValueError as e:
+        if isinstance(e, json.JSONDecodeError):
+            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise IngestError(str(e)) from None
+    except RecursionError:
+        raise IngestError(f"{where} is nested too deeply") from None
+
+
+def _array_lines(raw: str, count: int) -> list[int]:
+    """Line numbers where the elements of a top-level JSON array start (for messages)."""
+    dec = json.JSONDecoder()
+    lines: list[int] = []
+    i = raw.index("[") + 1
+    line, last = 1 + raw.count("\n", 0, i), i
+    ws = re.compile(r"[\s,]*")
+    while len(lines) < count:
+        i = ws.match(raw, i).end()
+        line += raw.count("\n", last, i)
+        lines.append(line)
+        last = i
+        _, i = dec.raw_decode(raw, i)
+    return lines
+
+
 def _read_feed(raw: str, ext: str, source: str, id: str) -> tuple[list[Article], list[Skipped]]:
+    """A .json file (an array of records, {"articles": [...]}, or one record) or .jsonl (one
+    record per line). Bad records are skipped as FILE:LINE with the reason; the rest go in."""
     arts: list[Article] = []
     skipped: list[Skipped] = []
+    # (label for messages, fallback-id number, record)
+    numbered: list[tuple[str, int, object]] = []
     if ext == ".json":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-        records = data if isinstance(data, list) else data.get("articles") if isinstance(data, dict) and isinstance(data.get("articles"), list) else [data]
-        numbered = [(i + 1, r) for i, r in enumerate(records)]
-        where = "record"
+        data = _loads(raw, "the JSON")
+        if isinstance(data, list):
+            lines = _array_lines(raw, len(data))
+            numbered = [(f"{source}:{ln}", i + 1, r) for i, (ln, r) in enumerate(zip(lines, data))]
+        else:
+            records = data["articles"] if isinstance(data, dict) and isinstance(data.get("articles"), list) else [data]
+            numbered = [(f"{source} record {i + 1}", i + 1, r) for i, r in enumerate(records)]
     else:
-        numbered = []
         for n, line in enumerate(raw.split("\n"), 1):
             if not line.strip():
                 continue
             try:
-                numbered.append((n, json.loads(line)))
-            except json.JSONDecodeError as e:
-                skipped.append(Skipped(f"{source}:{n}", f"invalid JSON: {e.msg} (column {e.colno})"))
-        where = "line"
-    for n, rec in numbered:
+                numbered.append((f"{source}:{n}", n, _loads(line, "the line")))
+            except IngestError as e:
+                skipped.append(Skipped(f"{source}:{n}", str(e).replace(" at line 1 column", " at column")))
+    for label, n, rec in numbered:
         try:
-            arts.append(parse_record(rec, f"{source}:{n}", f"{id}#{n}"))
+            arts.append(parse_record(rec, label, f"{id}#{n}"))
         except IngestError as e:
-            skipped.append(Skipped(f"{source}:{n}", f"{where} {n}: {e}"))
+            skipped.append(Skipped(label, str(e)))
     if not arts and not skipped:
         raise IngestError("no records in the feed")
     return arts, skipped
@@ -256,11 +306,15 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
     """Read files and folders (recursively). Ids are paths relative to the folder given.
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
-    Duplicate ids (the same article twice) keep the last one read.
+    The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:
+    the later one gets the input's name in front ("b/x.txt"), and a warning is logged. The same
+    id twice within one input (a repeated record id in a feed) keeps the later record, and the
+    earlier one is reported as skipped.
     """
     found: dict[str, Article] = {}
+    origin: dict[str, int] = {}  # id -> which input it came from
     skipped: list[Skipped] = []
-    for given in paths:
+    for n_input, given in enumerate(paths):
         root = Path(given)
         if root.is_dir():
             files = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
@@ -271,11 +325,28 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
         else:
             skipped.append(Skipped(str(root), "no such file or folder"))
             continue
+        prefix = (root if root.is_dir() else root.parent).resolve().name or "input"
         for path, rel in files:
             arts, skips = read_file(path, rel)
             skipped.extend(skips)
             for a in arts:
+                if a.id in found and origin[a.id] != n_input and found[a.id].source != a.source:
+                    new_id = _free_id(f"{prefix}/{a.id}", found)
+                    log.warning("%s: id %s is also used by %s; indexed as %s", a.source, a.id, found[a.id].source, new_id)
+                    a = Article(id=new_id, title=a.title, text=a.text, date=a.date, url=a.url, source=a.source)
+                elif a.id in found and found[a.id].source != a.source:
+                    skipped.append(Skipped(found[a.id].source, f"id {a.id} appears again in {a.source}; the later one is kept"))
                 found[a.id] = a
+                origin[a.id] = n_input
     for s in skipped:
         log.info("skipped %s: %s", s.source, s.reason)  # callers report skips to the user
     return list(found.values()), skipped
+
+
+def _free_id(wanted: str, taken: dict[str, Article]) -> str:
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}~{n}" in taken:
+        n += 1
+    return f"{wanted}~{n}"
