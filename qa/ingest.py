@@ -17,6 +17,8 @@ from . import limits
 
 log = logging.getLogger(__name__)
 
+#: RSS/Atom file endings (qa.feeds.FEED_SUFFIXES; other files are sniffed for a feed root too).
+_FEED_SUFFIXES = (".xml", ".rss", ".atom")
 #: Extensions the indexer reads; anything else in a folder is reported and skipped.
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 #: One article file larger than this is almost certainly not a news article.
@@ -209,10 +211,18 @@ def _decode(data: bytes) -> str:
                           "save the file as UTF-8") from None
 
 
-def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
-    """Read one file into articles; feed files may yield several articles and skipped records."""
+def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article], list[Skipped]]:
+    """Read one file into articles; feed files may yield several articles and skipped records.
+
+    RSS/Atom files (qa.feeds) are read by qa.feeds; `fetch` fetches the pages of summary-only items.
+    """
     source = str(path)
     ext = path.suffix.lower()
+    if ext in _FEED_SUFFIXES or ext not in SUPPORTED and path.is_file():
+        from . import feeds  # feedparser loads only when a feed comes along
+
+        if feeds.looks_like_feed(path):
+            return _read_news_feed(source, fetch, None)
     if ext not in SUPPORTED:
         return [], [Skipped(source, f"unsupported file type {ext or '(none)'}; use one of {', '.join(SUPPORTED)}")]
     try:
@@ -296,14 +306,26 @@ def _read_feed(raw: str, ext: str, source: str, id: str) -> tuple[list[Article],
     return arts, skipped
 
 
+def _read_news_feed(source: str, fetch: bool, state: object) -> tuple[list[Article], list[Skipped]]:
+    from . import feeds
+
+    try:
+        return feeds.read_feed(source, fetch_pages=fetch, state=state)  # type: ignore[arg-type]
+    except IngestError as e:  # FeedError: the whole feed is unusable; nothing of it goes in
+        return [], [Skipped(source, str(e))]
+
+
 def _walk(root: Path) -> Iterator[Path]:
     for p in sorted(root.rglob("*")):
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts):
             yield p
 
 
-def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skipped]]:
-    """Read files and folders (recursively). Ids are paths relative to the folder given.
+def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
+                  feed_state: object = None) -> tuple[list[Article], list[Skipped]]:
+    """Read files, folders (recursively) and feed URLs. Ids are paths relative to the folder given;
+    feed items have their link as id. `fetch`: fetch the page of a feed item that has only a
+    summary. `feed_state`: a qa.feeds.FeedState kept between polling rounds.
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
     The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:
@@ -316,6 +338,13 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
     skipped: list[Skipped] = []
     for n_input, given in enumerate(paths):
         root = Path(given)
+        if isinstance(given, str) and given.lower().startswith(("http://", "https://")):
+            arts, skips = _read_news_feed(given, fetch, feed_state)
+            skipped.extend(skips)
+            for a in arts:
+                found[a.id] = a
+                origin[a.id] = n_input
+            continue
         if root.is_dir():
             files = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
             if not files:
@@ -327,10 +356,12 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
             continue
         prefix = (root if root.is_dir() else root.parent).resolve().name or "input"
         for path, rel in files:
-            arts, skips = read_file(path, rel)
+            arts, skips = read_file(path, rel, fetch=fetch)
             skipped.extend(skips)
             for a in arts:
-                if a.id in found and origin[a.id] != n_input and found[a.id].source != a.source:
+                if a.id.startswith(("http://", "https://")):
+                    pass  # a feed item's link: the same link is the same article wherever it came from
+                elif a.id in found and origin[a.id] != n_input and found[a.id].source != a.source:
                     new_id = _free_id(f"{prefix}/{a.id}", found)
                     log.warning("%s: id %s is also used by %s; indexed as %s", a.source, a.id, found[a.id].source, new_id)
                     a = Article(id=new_id, title=a.title, text=a.text, date=a.date, url=a.url, source=a.source)

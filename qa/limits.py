@@ -125,7 +125,7 @@ def check_date(value: object, name: str = "date") -> str | None:
     try:
         _dt.date(int(y), int(mo or 1), int(d or 1))
     except ValueError:
-        raise ValueError(f"{name} {s!r} is not a real date (no such {'day' if d else 'month'})") from None
+        raise ValueError(f"{name} {s!r} is not a real date (impossible {'day' if d else 'month'})") from None
     return "-".join(p for p in (y, mo, d) if p)
 
 
