@@ -1,0 +1,896 @@
+"""The HTTP server (`qa serve`): the chat, a JSON API and an OpenAI-compatible endpoint on one port.
+
+    from qa.server import create_app, serve
+    running = serve("index", port=0)            # in a background thread; running.url, running.close()
+
+One FastAPI app, served by uvicorn on 127.0.0.1 unless told otherwise:
+- `/api/ask`, `/api/search`, `/api/articles` (GET, POST upload, DELETE `/api/articles/{id}`): JSON;
+  errors are `{"error": message}` with a 4xx status. OpenAPI docs at `/docs` (schema `/openapi.json`).
+- `/v1/models`, `/v1/chat/completions` (streamed by SSE with `stream: true`): OpenAI's format.
+- everything else: the Gradio chat from `qa.ui.build_app`, mounted at `/`.
+
+Every route, Gradio's included, sits behind the same guards (pure ASGI middleware):
+the Host header must name an allowed host (DNS rebinding), request bodies are capped, and
+failed logins back off exponentially per client. With a login set (`--auth-file`, `QA_AUTH`,
+`--auth`) the API requires it too (HTTP Basic or the chat's login cookie); a bearer token from
+`QA_API_TOKEN` is accepted for the API. At most `ANSWER_CONCURRENCY` API answers are computed
+at a time, `ANSWER_QUEUE` more wait, the rest get 503. See docs/api.md.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import logging
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .api import DEFAULT_INDEX, get_index
+from .articles import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles
+from .index import Index, IndexError_
+from .ingest import IngestError, normalize_date
+
+log = logging.getLogger(__name__)
+
+#: Host header names accepted by default: this machine only (a DNS-rebinding page sends its own name).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+#: Largest request body, except uploads (a question and its history are far smaller).
+MAX_BODY = 1024 * 1024
+#: Largest upload request (several files of at most MAX_UPLOAD_BYTES each).
+MAX_UPLOAD_BODY = 4 * MAX_UPLOAD_BYTES + 64 * 1024
+#: Paths whose bodies are uploads.
+UPLOAD_PATHS = ("/api/articles", "/gradio_api/upload", "/upload")
+#: Longest question, and longest earlier question in a history (characters).
+MAX_QUESTION_CHARS = 2000
+#: Earlier user turns kept from a history (only the last two steer the search anyway).
+MAX_HISTORY_TURNS = 20
+#: API answers computed at the same time; more wait, up to ANSWER_QUEUE, then 503.
+ANSWER_CONCURRENCY = 4
+ANSWER_QUEUE = 32
+#: Failed logins per client allowed before the back-off starts; then 1 s, 2 s, 4 s, ... up to MAX_BACKOFF.
+FREE_FAILURES = 5
+MAX_BACKOFF = 300.0
+#: The model name the OpenAI-compatible endpoint answers to.
+MODEL_ID = "qa"
+
+
+# ------------------------------------------------------------------ configuration
+@dataclass(frozen=True)
+class Security:
+    """Who may use the server: login, API token, accepted Host names ('*': any), throttling."""
+
+    auth: tuple[str, str] | None = None
+    api_token: str | None = None
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    throttle_logins: bool = True
+
+
+def parse_auth(value: str | None, what: str = "--auth") -> tuple[str, str] | None:
+    """"USER:PASS" -> (user, password); empty -> None; anything else is a one-line ValueError."""
+    if value is None or not value.strip():
+        return None
+    user, sep, password = value.strip().partition(":")
+    if not sep or not user or not password:
+        raise ValueError(f"{what} must be USER:PASS (a user name, a colon, a password)")
+    return user, password
+
+
+def resolve_auth(args: argparse.Namespace, environ: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """The login from `--auth` (warned: visible in `ps`), else `--auth-file`, else `QA_AUTH`."""
+    env = os.environ if environ is None else environ
+    if getattr(args, "auth", None):
+        print("warning: --auth USER:PASS is visible to every user of this machine (ps, shell history); "
+              "use --auth-file FILE or QA_AUTH instead", file=sys.stderr)
+        return parse_auth(args.auth)
+    path = getattr(args, "auth_file", None)
+    if path is not None:
+        try:
+            first = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"--auth-file {path}: cannot be read ({getattr(e, 'strerror', None) or e}); "
+                             "expected a file holding USER:PASS") from None
+        auth = parse_auth(first[0] if first else "", f"--auth-file {path}")
+        if auth is None:
+            raise ValueError(f"--auth-file {path} is empty; expected USER:PASS on its first line")
+        return auth
+    return parse_auth(env.get("QA_AUTH"), "QA_AUTH")
+
+
+def parse_port(value: object) -> int:
+    """A TCP port 0-65535 (0: any free port), or a one-line ValueError."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be a number from 0 to 65535 (0 picks a free port), got {value!r}")
+    return port
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header: no port, no IPv6 brackets, lower case, no trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+# ------------------------------------------------------------------ ASGI guards
+async def _send_json(send: Any, status: int, body: dict, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+                + (headers or [])})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for k, v in scope.get("headers") or ():
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return None
+
+
+class HostCheck:
+    """Refuse requests (HTTP and websocket) whose Host header is not an allowed name: a page on
+    attacker.example that re-resolves its name to 127.0.0.1 still sends `Host: attacker.example`."""
+
+    def __init__(self, app: Any, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.allowed = frozenset(_host_name(h) for h in allowed if h != "*")
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or self.any:
+            return await self.app(scope, receive, send)
+        host = _header(scope, b"host") or ""
+        if _host_name(host) in self.allowed:
+            return await self.app(scope, receive, send)
+        log.warning("refused a request for Host %r (allowed: %s)", host, ", ".join(sorted(self.allowed)))
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _send_json(send, 400, {"error": f"Host header {host!r} is not allowed; start the server with "
+                                              f"--allowed-host NAME to accept it"})
+
+
+class BodyLimit:
+    """Cap request bodies: by Content-Length up front, and by counting for chunked bodies."""
+
+    def __init__(self, app: Any, max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    def limit(self, path: str) -> int:
+        return self.max_upload if path.rstrip("/").endswith(UPLOAD_PATHS) else self.max_body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit(scope.get("path", ""))
+        message = {"error": f"request body too large (at most {limit} bytes here)"}
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > limit):
+            return await _send_json(send, 413, message)
+        seen = 0
+        over = False
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return msg
+
+        async def guarded_send(msg: dict) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the 413 below replaces whatever the app makes of the cut-off body
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await _send_json(send, 413, message)
+
+
+class LoginThrottle:
+    """Per client: after FREE_FAILURES failed logins, each further failure locks the client out for
+    1 s, 2 s, 4 s, ... (at most MAX_BACKOFF); a locked-out client gets 429 without its password being
+    checked. A successful login resets the count. Also used by the API's credential check."""
+
+    def __init__(self, free: int = FREE_FAILURES, max_backoff: float = MAX_BACKOFF) -> None:
+        self.free, self.max_backoff = free, max_backoff
+        self._state: dict[str, tuple[int, float]] = {}  # client -> (failures, locked until)
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until `client` may try again (0: now)."""
+        with self._lock:
+            _, until = self._state.get(client, (0, 0.0))
+        return max(0.0, until - time.monotonic())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            n, _ = self._state.get(client, (0, 0.0))
+            n += 1
+            wait = 0.0 if n <= self.free else min(self.max_backoff, 2.0 ** (n - self.free - 1))
+            self._state[client] = (n, time.monotonic() + wait)
+            if len(self._state) > 10_000:  # bound the memory an address-hopping client can take
+                now = time.monotonic()
+                self._state = {c: s for c, s in self._state.items() if s[1] > now - 3600}
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._state.pop(client, None)
+
+
+def _client(scope: dict) -> str:
+    c = scope.get("client")
+    return c[0] if c else "unknown"
+
+
+def _too_many(wait: float) -> tuple[dict, list[tuple[bytes, bytes]]]:
+    secs = max(1, int(wait + 0.999))
+    return ({"error": f"too many failed logins; try again in {secs} s"}, [(b"retry-after", str(secs).encode())])
+
+
+class LoginGuard:
+    """Apply the throttle to Gradio's login form (`POST /login`): 400 from it is a failed try."""
+
+    def __init__(self, app: Any, throttle: LoginThrottle) -> None:
+        self.app, self.throttle = app, throttle
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != "/login":
+            return await self.app(scope, receive, send)
+        client = _client(scope)
+        wait = self.throttle.retry_after(client)
+        if wait > 0:
+            body, headers = _too_many(wait)
+            return await _send_json(send, 429, body, headers)
+
+        async def watch(msg: dict) -> None:
+            if msg["type"] == "http.response.start":
+                if msg["status"] == 200:
+                    self.throttle.succeeded(client)
+                elif msg["status"] in (400, 401):
+                    self.throttle.failed(client)
+            await send(msg)
+
+        await self.app(scope, receive, watch)
+
+
+# ------------------------------------------------------------------ request and response bodies
+class HistoryMessage(BaseModel):
+    role: str = "user"
+    content: str
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question")
+    k: int = Field(5, ge=1, le=20, description="passages to read")
+    history: list[Union[str, HistoryMessage]] | None = Field(
+        None, description="earlier questions (strings) or chat messages {role, content}, oldest first")
+    date_from: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+class SearchRequest(BaseModel):
+    question: str
+    k: int = Field(5, ge=1, le=20)
+    date_from: str | None = None
+    date_to: str | None = None
+
+
+class PassageOut(BaseModel):
+    article: str
+    title: str
+    date: str | None
+    text: str
+    score: float
+    chunk: str
+    span: list[int]
+
+
+class CitationOut(BaseModel):
+    n: int
+    article: str
+    title: str
+    date: str | None
+    sentence: str
+    span: list[int]
+
+
+class AnswerOut(BaseModel):
+    """The `qa ask --json` object."""
+
+    question: str
+    answer: str
+    found: bool
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    note: str | None = None
+
+
+class SearchOut(BaseModel):
+    """The `qa search --json` object."""
+
+    question: str
+    passages: list[PassageOut]
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    chunks: int
+    url: str | None = None
+
+
+class ArticlesOut(BaseModel):
+    articles: list[ArticleOut]
+    count: int
+    chunks: int
+
+
+class UploadOut(BaseModel):
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    problems: list[str]
+    articles: int
+
+
+class RemovedOut(BaseModel):
+    removed: str
+    articles: int
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: Union[str, list[dict[str, Any]], None] = None
+
+
+class ChatRequest(BaseModel):
+    """OpenAI chat completions; other OpenAI fields are accepted and ignored. Extra: k, date_from, date_to."""
+
+    model: str = MODEL_ID
+    messages: list[ChatMessage]
+    stream: bool = False
+    k: int = Field(5, ge=1, le=20)
+    date_from: str | None = None
+    date_to: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+class ApiError(Exception):
+    """An error answered as JSON with a 4xx/5xx status."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+# ------------------------------------------------------------------ the app
+class _Slots:
+    """At most `size` answers at a time, `queue` more waiting; beyond that, 503."""
+
+    def __init__(self, size: int = ANSWER_CONCURRENCY, queue: int = ANSWER_QUEUE) -> None:
+        self.queue = queue
+        self._sem = threading.BoundedSemaphore(size)
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self._sem.acquire(blocking=False):
+            return
+        with self._lock:
+            if self._waiting >= self.queue:
+                raise ApiError(503, "the server is busy answering other questions; try again shortly",
+                               {"Retry-After": "2"})
+            self._waiting += 1
+        try:
+            if not self._sem.acquire(timeout=120):
+                raise ApiError(503, "the server is busy answering other questions; try again shortly",
+                               {"Retry-After": "5"})
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def release(self) -> None:
+        self._sem.release()
+
+
+def _dates(date_from: str | None, date_to: str | None) -> tuple[str | None, str | None]:
+    try:
+        return normalize_date((date_from or "").strip() or None), normalize_date((date_to or "").strip() or None)
+    except IngestError as e:
+        raise ApiError(400, f"bad date: {e}") from None
+
+
+def _question(q: str) -> str:
+    q = (q or "").strip()
+    if not q:
+        raise ApiError(400, "the question is empty; ask something, e.g. 'Which countries were involved?'")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise ApiError(413, f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})")
+    return q
+
+
+def _history(turns: list[str]) -> list[str]:
+    turns = turns[-MAX_HISTORY_TURNS:]
+    for t in turns:
+        if len(t) > MAX_QUESTION_CHARS:
+            raise ApiError(413, f"a question in the history is too long ({len(t)} characters; "
+                                f"at most {MAX_QUESTION_CHARS})")
+    return turns
+
+
+def _text_of(content: Any) -> str:
+    """An OpenAI message's text: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def format_reply(a: Any) -> str:
+    """The chat reply: the answer, then a "Sources:" list (or the nearest passages when not found)."""
+    lines = [a.text]
+    if a.citations:
+        lines += ["", "Sources:"]
+        for c in a.citations:
+            quote = " ".join(c.sentence.split())
+            quote = quote if len(quote) <= 160 else quote[:159] + "…"
+            lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}) — {c.article_id}: \"{quote}\"")
+    elif a.passages:
+        lines += ["", "Nearest passages:"]
+        lines += [f"- {p.title} ({p.date or 'undated'}) — {p.article_id}" for p in a.passages[:3]]
+    if getattr(a, "note", None):
+        lines += ["", f"Note: {a.note}"]
+    return "\n".join(lines)
+
+
+def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security = Security(), llm: Any = None,
+               demo: Any = None, server_name: str = "127.0.0.1", server_port: int = 7860,
+               max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY,
+               answer_concurrency: int = ANSWER_CONCURRENCY, answer_queue: int = ANSWER_QUEUE) -> FastAPI:
+    """The whole server as one ASGI app: API routes, OpenAI routes, the chat at `/`, and the guards.
+
+    `index`: a folder or an Index; every request gets it through `qa.api.get_index`, so a newer
+    version written by another process is picked up. `demo`: a ready Blocks (else `qa.ui.build_app`).
+    """
+    import gradio as gr
+
+    from . import __version__
+    from . import ui as ui_module
+
+    index_path = index.path if isinstance(index, Index) else Path(index)
+    first = index if isinstance(index, Index) else get_index(index_path)
+
+    def idx() -> Index:
+        return get_index(index_path)
+
+    slots = _Slots(answer_concurrency, answer_queue)
+    throttle = LoginThrottle()
+    app = FastAPI(title="qa", version=__version__,
+                  description="Ask questions of your news articles: answers with citations. "
+                              "Errors are JSON {\"error\": message}. See docs/api.md.")
+    app.state.throttle = throttle
+    app.state.security = security
+
+    # ---- errors as JSON
+    def _error_body(request: Request, status: int, message: str) -> dict:
+        if request.url.path.startswith("/v1/"):  # OpenAI's error shape, which its clients read
+            return {"error": {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
+                              "code": status}}
+        return {"error": message}
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_error_body(request, exc.status, exc.message), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(_error_body(request, 400, "the request body is not valid JSON"), status_code=400)
+        parts = []
+        for e in errors[:5]:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
+        return JSONResponse(_error_body(request, 422, "invalid request: " + "; ".join(parts)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_error_body(request, exc.status_code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    # ---- credentials for the API
+    gradio_apps: list[Any] = []
+
+    def _cookie_user(request: Request) -> str | None:
+        for g in gradio_apps:
+            cid = getattr(g, "cookie_id", None)
+            tokens = getattr(g, "tokens", {})
+            for name in (f"access-token-{cid}", f"access-token-unsecure-{cid}"):
+                tok = request.cookies.get(name)
+                if tok and tokens.get(tok):
+                    return tokens[tok]
+        return None
+
+    def authorize(request: Request) -> None:
+        if not security.auth and not security.api_token:
+            return
+        client = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(client) if security.throttle_logins else 0.0
+        if wait > 0:
+            body, headers = _too_many(wait)
+            raise ApiError(429, body["error"], {k.decode(): v.decode() for k, v in headers})
+        header = request.headers.get("authorization", "")
+        scheme, _, cred = header.partition(" ")
+        cred = cred.strip()
+        ok = False
+        if scheme.lower() == "bearer" and cred:
+            ok = bool(security.api_token) and secrets.compare_digest(cred.encode(), security.api_token.encode())
+        elif scheme.lower() == "basic" and cred and security.auth:
+            try:
+                user, _, pw = base64.b64decode(cred, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, pw = "", ""
+            ok = secrets.compare_digest(user.encode(), security.auth[0].encode()) & \
+                secrets.compare_digest(pw.encode(), security.auth[1].encode())
+        elif not header and security.auth and _cookie_user(request):
+            return
+        if ok:
+            throttle.succeeded(client)
+            return
+        if header and security.throttle_logins:
+            throttle.failed(client)
+        ways = []
+        if security.api_token:
+            ways.append("Authorization: Bearer $QA_API_TOKEN")
+        if security.auth:
+            ways.append("HTTP Basic auth with the server's login")
+        raise ApiError(401, f"{'wrong credentials' if header else 'authentication required'}: send "
+                            f"{' or '.join(ways)}", {"WWW-Authenticate": 'Basic realm="qa"'})
+
+    # ---- JSON API
+    err = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut},
+           429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+
+    @app.post("/api/ask", response_model=AnswerOut, responses=err, tags=["api"],
+              summary="Answer a question from the articles, with citations (the `qa ask --json` object)")
+    def api_ask(body: AskRequest, request: Request) -> dict:
+        from .answer import answer, user_turns
+
+        authorize(request)
+        q = _question(body.question)
+        history = _history(user_turns([h if isinstance(h, str) else h.model_dump() for h in body.history or []]))
+        dfrom, dto = _dates(body.date_from, body.date_to)
+        slots.acquire()
+        try:
+            a = answer(q, history=history or None, k=body.k, index=idx(), date_from=dfrom, date_to=dto, llm=llm)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        finally:
+            slots.release()
+        return a.to_dict()
+
+    @app.post("/api/search", response_model=SearchOut, responses=err, tags=["api"],
+              summary="The passages that best match a question (the `qa search --json` object)")
+    def api_search(body: SearchRequest, request: Request) -> dict:
+        authorize(request)
+        q = _question(body.question)
+        dfrom, dto = _dates(body.date_from, body.date_to)
+        slots.acquire()
+        try:
+            passages = idx().search(q, k=body.k, date_from=dfrom, date_to=dto)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        finally:
+            slots.release()
+        return {"question": q, "passages": [p.to_dict() for p in passages]}
+
+    @app.get("/api/articles", response_model=ArticlesOut, responses=err, tags=["api"],
+             summary="The indexed articles, newest first")
+    def api_articles(request: Request) -> dict:
+        authorize(request)
+        i = idx()
+        rows = i.articles()
+        return {"articles": [{"id": r.id, "title": r.title, "date": r.date, "chunks": r.chunks,
+                              "url": getattr(r, "url", None)} for r in rows],
+                "count": len(rows), "chunks": len(i)}
+
+    @app.post("/api/articles", response_model=UploadOut, responses=err, tags=["api"],
+              summary="Upload article files (.txt .md .html .json .jsonl; multipart field `files`)")
+    def api_upload(request: Request, files: list[UploadFile] = File(..., description="one or more files")) -> Any:
+        authorize(request)
+        articles, problems = [], []
+        with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
+            for n, f in enumerate(files):
+                name = Path(f.filename or "upload").name or "upload"
+                dest = Path(tmp) / f"{n}{Path(name).suffix.lower()[:16]}"
+                size = 0
+                with open(dest, "wb") as out:
+                    while chunk := f.file.read(1 << 16):
+                        size += len(chunk)
+                        if size > MAX_UPLOAD_BYTES:
+                            break
+                        out.write(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    problems.append(f"{name}: file is over the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
+                    continue
+                arts, probs = read_upload(dest, name)
+                articles += arts
+                problems += probs
+        if not articles:
+            return JSONResponse({"error": "nothing was indexed: " + ("; ".join(problems) or "no articles in the files"),
+                                 "problems": problems}, status_code=400)
+        done = add_articles(idx(), articles)
+        u = done.update
+        return {"added": list(u.added), "updated": list(u.updated), "unchanged": list(u.unchanged),
+                "problems": problems, "articles": len(idx().articles())}
+
+    @app.delete("/api/articles/{article_id:path}", response_model=RemovedOut, responses={**err, 404: {"model": ErrorOut}},
+                tags=["api"], summary="Remove one article by id")
+    def api_remove(article_id: str, request: Request) -> dict:
+        authorize(request)
+        removed = remove_articles(idx(), [article_id])
+        if not removed:
+            raise ApiError(404, f"no article with id {article_id!r} in the index (see GET /api/articles)")
+        return {"removed": article_id, "articles": len(idx().articles())}
+
+    # ---- OpenAI-compatible
+    @app.get("/v1/models", tags=["openai"], summary="The one model: qa")
+    def v1_models(request: Request) -> dict:
+        authorize(request)
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
+
+    @app.post("/v1/chat/completions", tags=["openai"], responses={400: {}, 401: {}, 404: {}, 413: {}},
+              summary="Answer the last user message from the articles; earlier messages are the conversation")
+    def v1_chat(body: ChatRequest, request: Request) -> Any:
+        from .answer import answer, answer_stream
+
+        authorize(request)
+        if body.model != MODEL_ID:
+            raise ApiError(404, f"model {body.model!r} does not exist; use {MODEL_ID!r}")
+        users = [(i, _text_of(m.content)) for i, m in enumerate(body.messages) if m.role == "user"]
+        if not users:
+            raise ApiError(400, "messages holds no user message to answer")
+        last_i, last = users[-1]
+        q = _question(last)
+        history = _history([t.strip() for i, t in users[:-1] if t.strip()])
+        dfrom, dto = _dates(body.date_from, body.date_to)
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        base = {"id": cid, "created": created, "model": MODEL_ID}
+        if not body.stream:
+            slots.acquire()
+            try:
+                a = answer(q, history=history or None, k=body.k, index=idx(), date_from=dfrom, date_to=dto, llm=llm)
+            except ValueError as e:
+                raise ApiError(400, str(e)) from None
+            finally:
+                slots.release()
+            return {**base, "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": format_reply(a)},
+                                 "finish_reason": "stop"}],
+                    "found": a.found, "citations": [c.to_dict() for c in a.citations]}
+
+        slots.acquire()  # before the response starts, so "busy" is still a proper 503
+
+        def events() -> Iterator[str]:
+            def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
+                return "data: " + json.dumps({**base, "object": "chat.completion.chunk", **extra, "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": finish}]}, ensure_ascii=False) + "\n\n"
+
+            try:
+                yield chunk({"role": "assistant", "content": ""})
+                shown = ""
+                final = None
+                for a in answer_stream(q, history=history or None, k=body.k, index=idx(), date_from=dfrom,
+                                       date_to=dto, llm=llm):
+                    final = a
+                    if a.text.startswith(shown):
+                        piece = a.text[len(shown):]
+                    else:  # fell back to the extractive answer after part of a generated one
+                        piece = "\n\n" + a.text
+                    shown = a.text
+                    if piece:
+                        yield chunk({"content": piece})
+                if final is not None:
+                    tail = format_reply(final)[len(final.text):]
+                    if tail:
+                        yield chunk({"content": tail})
+                    yield chunk({}, "stop", found=final.found, citations=[c.to_dict() for c in final.citations])
+            except ValueError as e:
+                yield "data: " + json.dumps({"error": {"message": str(e), "type": "invalid_request_error"}}) + "\n\n"
+            except Exception as e:  # the stream has started: report in-band, details to the log
+                log.exception("streaming an answer failed")
+                yield "data: " + json.dumps({"error": {"message": f"answering failed ({type(e).__name__})",
+                                                       "type": "server_error"}}) + "\n\n"
+            finally:
+                slots.release()
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # ---- the chat, at /
+    if demo is None:
+        demo = ui_module.build_app(first, llm=llm)
+    theme = ui_module._theme() if hasattr(ui_module, "_theme") else None
+    gr.mount_gradio_app(app, demo, path="/", server_name=server_name, server_port=server_port,
+                        footer_links=["api"], auth=security.auth, max_file_size=MAX_UPLOAD_BYTES,
+                        allowed_paths=[], show_error=False, ssr_mode=False, mcp_server=False, pwa=False,
+                        theme=theme, css=getattr(ui_module, "CSS", None))
+    from starlette.routing import Mount
+
+    gradio_apps.extend(r.app for r in app.routes if isinstance(r, Mount))
+    app.state.demo = demo
+
+    # ---- guards around everything (the last added runs first)
+    if security.throttle_logins:
+        app.add_middleware(LoginGuard, throttle=throttle)
+    app.add_middleware(BodyLimit, max_body=max_body, max_upload=max_upload)
+    app.add_middleware(HostCheck, allowed=tuple(security.allowed_hosts))
+    return app
+
+
+# ------------------------------------------------------------------ running it
+@dataclass
+class Running:
+    """A server started by `serve`: its `url`, the `app`, and `close()`."""
+
+    url: str
+    app: FastAPI
+    server: Any
+    thread: threading.Thread | None
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=15)
+        demo = getattr(self.app.state, "demo", None)
+        if demo is not None:
+            try:
+                demo.close()
+            except Exception:  # it was never launched on its own; closing its queue is best effort
+                log.debug("closing the Blocks failed", exc_info=True)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a one-line OSError message as ValueError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e}"
+                         f"{'; pick another --port' if e.errno in (98, 48, 10048) else ''}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    return f"http://[{shown}]:{port}/" if ":" in shown and not shown.startswith("[") else f"http://{shown}:{port}/"
+
+
+def serve(index: str | Path | Index = DEFAULT_INDEX, *, host: str = "127.0.0.1", port: int = 7860,
+          security: Security | None = None, llm: Any = None, demo: Any = None, block: bool = False,
+          **app_options: Any) -> Running:
+    """Start the server; with `block=False` in a background thread (returns once it accepts requests)."""
+    import uvicorn
+
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    if security is None:
+        security = Security(allowed_hosts=allowed_hosts_for(host, ()))
+    app = create_app(index, security=security, llm=llm, demo=demo, server_name=host, server_port=port,
+                     **app_options)
+    # limit_concurrency bounds open connections; h11's default caps header size at 16 KB.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", limit_concurrency=1000,
+                            timeout_keep_alive=5, timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    url = _url(host, port)
+    if block:
+        server.run(sockets=[sock])
+        return Running(url, app, server, None)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="qa-server")
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the server on {url} did not start")
+        time.sleep(0.02)
+    return Running(url, app, server, thread)
+
+
+def allowed_hosts_for(host: str, extra: Any) -> tuple[str, ...]:
+    """Local names, the bound address unless it is a wildcard, and the `--allowed-host` names."""
+    names = list(LOCAL_HOSTS)
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(host)
+    names += [h for h in extra or () if h]
+    return tuple(dict.fromkeys(names))
+
+
+def _make_llm(url: str | None, model: str | None) -> Any:
+    """The LLM client for generated answers (`--llm-url`/`--llm-model` or QA_LLM_*), or None."""
+    from .llm import from_settings
+
+    return from_settings(url, model)
+
+
+def main_serve(args: argparse.Namespace) -> int:
+    """`qa serve`: the chat, the JSON API and the OpenAI-compatible endpoint, until Ctrl-C."""
+    t0 = time.perf_counter()
+    port = parse_port(getattr(args, "port", 7860))
+    auth = resolve_auth(args)
+    token = os.environ.get("QA_API_TOKEN", "").strip() or None
+    host = getattr(args, "host", "127.0.0.1") or "127.0.0.1"
+    path = Path(getattr(args, "index", DEFAULT_INDEX))
+    if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
+        raise IndexError_(f"no index at {path}; build one with: qa index ARTICLES --index {path}")
+    extra = list(getattr(args, "allowed_host", None) or [])
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        print(f"warning: serving on {host} without a login (--auth-file or QA_AUTH): anyone who can reach it can "
+              "read and change the index", file=sys.stderr)
+    if host in ("0.0.0.0", "::") and not extra:
+        print("warning: only requests addressed to localhost are accepted; add --allowed-host NAME for each "
+              "name or address others use to reach this machine", file=sys.stderr)
+    security = Security(auth=auth, api_token=token, allowed_hosts=allowed_hosts_for(host, extra))
+    idx = get_index(path)
+    llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    import uvicorn
+
+    app = create_app(path, security=security, llm=llm, server_name=host, server_port=port)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", limit_concurrency=1000,
+                            timeout_keep_alive=5, timeout_graceful_shutdown=3)
+    url = _url(host, port)
+    login = "; login required" if auth else ""
+    print(f"qa: chat on {len(idx.articles())} articles ({len(idx)} chunks, {path}) at {url} , API at {url}api/ , "
+          f"OpenAI-compatible at {url}v1 , docs at {url}docs (started in {time.perf_counter() - t0:.1f} s{login}); "
+          "Ctrl-C to stop", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
