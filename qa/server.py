@@ -511,6 +511,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                               "Errors are JSON {\"error\": message}. See docs/api.md.")
     app.state.throttle = throttle
     app.state.security = security
+    app.state.index_path = index_path
 
     # ---- errors as JSON
     def _error_body(request: Request, status: int, message: str) -> dict:
@@ -592,7 +593,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     err = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut},
            429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
-    @app.post("/api/ask", response_model=AnswerOut, responses=err, tags=["api"],
+    @app.post("/api/ask", response_model=AnswerOut, response_model_exclude_unset=True, responses=err, tags=["api"],
               summary="Answer a question from the articles, with citations (the `qa ask --json` object)")
     def api_ask(body: AskRequest, request: Request) -> dict:
         from .answer import answer, user_turns
