@@ -34,15 +34,16 @@ def user_data_dir() -> Path:
 def default_index_path() -> Path:
     """The index used when no --index is given.
 
-    `QA_INDEX` if set; else `index/` in the working directory when that is a qa checkout (it has
-    `qa/` and `seeds/`) or already holds an index; else `index/` in the per-user data folder
-    (see `user_data_dir`), so an installed `qa` run from any folder finds the same index.
+    `QA_INDEX` if set; else `index/` in the working directory when that is a project folder (it
+    has a `seeds/` folder, as a checkout does) or already has an `index/`; else `index/` in the
+    per-user data folder (see `user_data_dir`), so an installed `qa` run from any other folder
+    finds the same index.
     """
     env = os.environ.get("QA_INDEX", "").strip()
     if env:
         return Path(env).expanduser()
     here = Path("index")
-    if (here / "manifest.json").is_file() or (Path("qa", "__init__.py").is_file() and Path("seeds").is_dir()):
+    if here.is_dir() or Path("seeds").is_dir():
         return here
     return user_data_dir() / "index"
 
