@@ -529,6 +529,10 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(_error_body(request, 400, "the request body is not valid JSON"), status_code=400)
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in ("model_attributes_type", "dict_type")
+               for e in errors):
+            return JSONResponse(_error_body(request, 400, "the request body must be a JSON object (send it with "
+                                                          "Content-Type: application/json)"), status_code=400)
         parts = []
         for e in errors[:5]:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")

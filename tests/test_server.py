@@ -132,6 +132,7 @@ def test_bad_uploads_change_nothing(srv):
     (b"{not json", 400, "not valid JSON"),
     (b'{"question": "   "}', 400, "empty"),
     (b"{}", 422, "question: Field required"),
+    (b'["a list"]', 400, "JSON object"),
     (b'{"question": "Which countries?", "k": 0}', 422, "k:"),
     (b'{"question": "Which countries?", "date_from": "2018-13"}', 400, "date"),
     (json.dumps({"question": "x" * 2001}).encode(), 413, "too long"),
@@ -142,6 +143,12 @@ def test_api_errors_are_json_with_4xx(srv, body, status, words):
     r = c.post("/api/ask", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert set(r.json()) == {"error"} and words in r.json()["error"], r.json()
+
+
+def test_form_encoded_body_is_a_400(srv):
+    _, c = srv  # curl -d without -H content-type sends a form
+    r = c.post("/api/ask", content=b'{"question": "x"}', headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and "Content-Type: application/json" in r.json()["error"]
 
 
 def test_request_bodies_are_capped(srv):
