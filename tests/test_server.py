@@ -108,6 +108,12 @@ def test_articles_upload_ask_delete(srv, tmp_path):
     assert c.get("/api/articles").json() == before
     r = c.delete("/api/articles/town.txt")
     assert r.status_code == 404 and "town.txt" in r.json()["error"]
+    # ids with slashes (feed records, files in sub-folders)
+    feed = json.dumps({"id": "2026/03/ferry", "title": "Ferry", "date": "2026-03",
+                       "text": "The Ossenwaard ferry will stop running in May, the province said on Monday."})
+    r = c.post("/api/articles", files=[("files", ("feed.jsonl", feed.encode(), "application/jsonl"))])
+    assert r.json()["added"] == ["2026/03/ferry"], r.text
+    assert c.delete("/api/articles/2026/03/ferry").json() == {"removed": "2026/03/ferry", "articles": 1}
 
 
 def test_bad_uploads_change_nothing(srv):
