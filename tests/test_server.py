@@ -243,7 +243,7 @@ def test_api_requires_the_login_or_the_token(locked):
 
 
 def test_login_throttle_backs_off(locked):
-    from qa.server import FREE_FAILURES
+    from qa.guards import FREE_FAILURES
 
     running, c = locked
     throttle = running.app.state.throttle
@@ -264,7 +264,7 @@ def test_login_throttle_backs_off(locked):
 
 
 def test_throttle_doubles_the_wait():
-    from qa.server import LoginThrottle
+    from qa.guards import LoginThrottle
 
     t = LoginThrottle(free=2, max_backoff=8)
     waits = []
