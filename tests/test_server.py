@@ -371,3 +371,30 @@ def test_openai_client_with_the_api_token(locked):
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
     running.app.state.throttle.succeeded("127.0.0.1")
+
+
+def test_accepted_connections_have_nodelay():
+    """Pre-bound listening sockets must pass TCP_NODELAY on: else every response waits ~40 ms."""
+    import socket
+
+    from qa.server import bind
+
+    listener = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(listener.getsockname()):
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()
+
+
+def test_busy_port_is_one_line():
+    from qa.server import bind
+
+    taken = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(ValueError, match=r"cannot listen on 127\.0\.0\.1:\d+: .*pick another --port"):
+            bind("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
