@@ -166,13 +166,15 @@ def _question(q: str) -> str:
     return q
 
 
-def _history(turns: list[str]) -> list[str]:
+def _history(turns: list[str], strict: bool = True) -> list[str]:
+    """The last MAX_HISTORY_TURNS earlier questions. An overlong one is a 413 (`strict`), or is cut to
+    MAX_QUESTION_CHARS: chat clients resend the whole conversation, so refusing would end it for good."""
     turns = turns[-MAX_HISTORY_TURNS:]
     for t in turns:
-        if len(t) > MAX_QUESTION_CHARS:
+        if strict and len(t) > MAX_QUESTION_CHARS:
             raise ApiError(413, f"a question in the history is too long ({len(t)} characters; "
                                 f"at most {MAX_QUESTION_CHARS})")
-    return turns
+    return [t[:MAX_QUESTION_CHARS] for t in turns]
 
 
 def _text_of(content: Any) -> str:
@@ -410,12 +412,11 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
         authorize(request)
         if body.model != MODEL_ID:
             raise ApiError(404, f"model {body.model!r} does not exist; use {MODEL_ID!r}")
-        users = [(i, _text_of(m.content)) for i, m in enumerate(body.messages) if m.role == "user"]
+        users = [_text_of(m.content) for m in body.messages if m.role == "user"]
         if not users:
             raise ApiError(400, "messages holds no user message to answer")
-        last_i, last = users[-1]
-        q = _question(last)
-        history = _history([t.strip() for i, t in users[:-1] if t.strip()])
+        q = _question(users[-1])
+        history = _history([t.strip() for t in users[:-1] if t.strip()], strict=False)
         dfrom, dto = _dates(body.date_from, body.date_to)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())

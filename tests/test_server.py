@@ -336,6 +336,13 @@ def test_openai_client_non_streamed_and_follow_up(srv):
         {"role": "user", "content": "Which countries were involved?"}, {"role": "assistant", "content": text},
         {"role": "user", "content": "And who led it?"}])
     assert "parket" in follow.choices[0].message.content
+    long_earlier = client.chat.completions.create(model="qa", messages=[
+        {"role": "user", "content": "Which countries were involved? " + "x" * 30_000},
+        {"role": "user", "content": "And who led it?"}])  # an overlong earlier turn is cut, not refused
+    assert long_earlier.choices[0].message.content
+    with pytest.raises(openai.APIStatusError) as e:
+        client.chat.completions.create(model="qa", messages=[{"role": "user", "content": "y" * 2001}])
+    assert e.value.status_code == 413 and "too long" in e.value.message
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError):
