@@ -19,6 +19,7 @@ at a time, `ANSWER_QUEUE` more wait, the rest get 503. See docs/api.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import json
@@ -33,11 +34,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .api import DEFAULT_INDEX, get_index
@@ -56,7 +58,10 @@ MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
 #: API answers computed at the same time; more wait, up to ANSWER_QUEUE, then 503.
 ANSWER_CONCURRENCY = 4
-ANSWER_QUEUE = 32
+ANSWER_QUEUE = 200
+#: API uploads and removals: one at a time (embedding a large upload takes a while), WRITE_QUEUE waiting.
+#: A waiting write holds a worker thread (anyio lends 40 to the API and Gradio together), so few may wait.
+WRITE_QUEUE = 4
 
 
 # ------------------------------------------------------------------ configuration
@@ -122,32 +127,62 @@ class ApiError(Exception):
 
 # ------------------------------------------------------------------ the app
 class _Slots:
-    """At most `size` answers at a time, `queue` more waiting; beyond that, 503."""
+    """At most `size` answers at a time, `queue` more waiting; beyond that, 503. Waiting costs a
+    coroutine, not a worker thread (the answering itself runs in the thread pool)."""
 
     def __init__(self, size: int = ANSWER_CONCURRENCY, queue: int = ANSWER_QUEUE) -> None:
-        self.queue = queue
-        self._sem = threading.BoundedSemaphore(size)
+        self.size, self.queue = size, queue
+        self._sem: asyncio.Semaphore | None = None  # made on first use, inside the server's event loop
         self._waiting = 0
+
+    async def acquire(self) -> None:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.size)
+        if not self._sem.locked():
+            await self._sem.acquire()
+            return
+        if self._waiting >= self.queue:
+            raise ApiError(503, "the server is busy answering other questions; try again shortly",
+                           {"Retry-After": "2"})
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._sem.acquire(), timeout=300)
+        except asyncio.TimeoutError:
+            raise ApiError(503, "the server is busy answering other questions; try again shortly",
+                           {"Retry-After": "5"}) from None
+        finally:
+            self._waiting -= 1
+
+    def release(self) -> None:
+        assert self._sem is not None
+        self._sem.release()
+
+
+class _WriteSlots:
+    """Uploads and removals: one at a time, `queue` more waiting (each holds a worker thread), then 503."""
+
+    def __init__(self, queue: int = WRITE_QUEUE) -> None:
+        self.queue = queue
         self._lock = threading.Lock()
+        self._count = threading.Lock()
+        self._waiting = 0
 
     def acquire(self) -> None:
-        if self._sem.acquire(blocking=False):
+        if self._lock.acquire(blocking=False):
             return
-        with self._lock:
+        with self._count:
             if self._waiting >= self.queue:
-                raise ApiError(503, "the server is busy answering other questions; try again shortly",
-                               {"Retry-After": "2"})
+                raise ApiError(503, "another upload or removal is in progress; try again shortly",
+                               {"Retry-After": "5"})
             self._waiting += 1
         try:
-            if not self._sem.acquire(timeout=120):
-                raise ApiError(503, "the server is busy answering other questions; try again shortly",
-                               {"Retry-After": "5"})
+            self._lock.acquire()
         finally:
-            with self._lock:
+            with self._count:
                 self._waiting -= 1
 
     def release(self) -> None:
-        self._sem.release()
+        self._lock.release()
 
 
 def _dates(date_from: str | None, date_to: str | None) -> tuple[str | None, str | None]:
@@ -224,6 +259,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
         return get_index(index_path)
 
     slots = _Slots(answer_concurrency, answer_queue)
+    writes = _WriteSlots(WRITE_QUEUE)
     throttle = LoginThrottle()
     app = FastAPI(title="qa", version=__version__,
                   description="Ask questions of your news articles: answers with citations. "
@@ -318,31 +354,37 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
 
     @app.post("/api/ask", response_model=AnswerOut, response_model_exclude_unset=True, responses=err, tags=["api"],
               summary="Answer a question from the articles, with citations (the `qa ask --json` object)")
-    def api_ask(body: AskRequest, request: Request) -> dict:
-        from .answer import answer, user_turns
+    async def api_ask(body: AskRequest, request: Request) -> dict:
+        from .answer import user_turns
 
         authorize(request)
         q = _question(body.question)
         history = _history(user_turns([h if isinstance(h, str) else h.model_dump() for h in body.history or []]))
         dfrom, dto = _dates(body.date_from, body.date_to)
-        slots.acquire()
+        return (await answer_now(q, history, body.k, dfrom, dto)).to_dict()
+
+    async def answer_now(q: str, history: list[str], k: int, dfrom: str | None, dto: str | None) -> Any:
+        """`answer(...)` in the thread pool, inside an answer slot; a ValueError is a 400."""
+        from .answer import answer
+
+        await slots.acquire()
         try:
-            a = answer(q, history=history or None, k=body.k, index=idx(), date_from=dfrom, date_to=dto, llm=llm)
+            return await run_in_threadpool(lambda: answer(q, history=history or None, k=k, index=idx(),
+                                                          date_from=dfrom, date_to=dto, llm=llm))
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         finally:
             slots.release()
-        return a.to_dict()
 
     @app.post("/api/search", response_model=SearchOut, responses=err, tags=["api"],
               summary="The passages that best match a question (the `qa search --json` object)")
-    def api_search(body: SearchRequest, request: Request) -> dict:
+    async def api_search(body: SearchRequest, request: Request) -> dict:
         authorize(request)
         q = _question(body.question)
         dfrom, dto = _dates(body.date_from, body.date_to)
-        slots.acquire()
+        await slots.acquire()
         try:
-            passages = idx().search(q, k=body.k, date_from=dfrom, date_to=dto)
+            passages = await run_in_threadpool(lambda: idx().search(q, k=body.k, date_from=dfrom, date_to=dto))
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         finally:
@@ -384,8 +426,15 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
         if not articles:
             return JSONResponse({"error": "nothing was indexed: " + ("; ".join(problems) or "no articles in the files"),
                                  "problems": problems}, status_code=400)
-        done = add_articles(idx(), articles)
-        u = done.update
+        writes.acquire()
+        try:
+            u = add_articles(idx(), articles).update
+        except IndexError_ as e:  # e.g. the index on disk is damaged or refused
+            raise ApiError(409, str(e)) from None
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        finally:
+            writes.release()
         return {"added": list(u.added), "updated": list(u.updated), "unchanged": list(u.unchanged),
                 "problems": problems, "articles": len(idx().articles())}
 
@@ -393,7 +442,13 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                 tags=["api"], summary="Remove one article by id")
     def api_remove(article_id: str, request: Request) -> dict:
         authorize(request)
-        removed = remove_articles(idx(), [article_id])
+        writes.acquire()
+        try:
+            removed = remove_articles(idx(), [article_id])
+        except IndexError_ as e:
+            raise ApiError(409, str(e)) from None
+        finally:
+            writes.release()
         if not removed:
             raise ApiError(404, f"no article with id {article_id!r} in the index (see GET /api/articles)")
         return {"removed": article_id, "articles": len(idx().articles())}
@@ -406,8 +461,8 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
 
     @app.post("/v1/chat/completions", tags=["openai"], responses={400: {}, 401: {}, 404: {}, 413: {}},
               summary="Answer the last user message from the articles; earlier messages are the conversation")
-    def v1_chat(body: ChatRequest, request: Request) -> Any:
-        from .answer import answer, answer_stream
+    async def v1_chat(body: ChatRequest, request: Request) -> Any:
+        from .answer import answer_stream
 
         authorize(request)
         if body.model != MODEL_ID:
@@ -422,21 +477,15 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
         created = int(time.time())
         base = {"id": cid, "created": created, "model": MODEL_ID}
         if not body.stream:
-            slots.acquire()
-            try:
-                a = answer(q, history=history or None, k=body.k, index=idx(), date_from=dfrom, date_to=dto, llm=llm)
-            except ValueError as e:
-                raise ApiError(400, str(e)) from None
-            finally:
-                slots.release()
+            a = await answer_now(q, history, body.k, dfrom, dto)
             return {**base, "object": "chat.completion",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": format_reply(a)},
                                  "finish_reason": "stop"}],
                     "found": a.found, "citations": [c.to_dict() for c in a.citations]}
 
-        slots.acquire()  # before the response starts, so "busy" is still a proper 503
+        await slots.acquire()  # before the response starts, so "busy" is still a proper 503
 
-        def events() -> Iterator[str]:
+        async def events() -> AsyncIterator[str]:
             def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
                 return "data: " + json.dumps({**base, "object": "chat.completion.chunk", **extra, "choices": [
                     {"index": 0, "delta": delta, "finish_reason": finish}]}, ensure_ascii=False) + "\n\n"
@@ -445,8 +494,9 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                 yield chunk({"role": "assistant", "content": ""})
                 shown = ""
                 final = None
-                for a in answer_stream(q, history=history or None, k=body.k, index=idx(), date_from=dfrom,
-                                       date_to=dto, llm=llm):
+                answers = answer_stream(q, history=history or None, k=body.k, index=idx(), date_from=dfrom,
+                                        date_to=dto, llm=llm)
+                async for a in iterate_in_threadpool(answers):  # each step in the thread pool
                     final = a
                     if a.text.startswith(shown):
                         piece = a.text[len(shown):]

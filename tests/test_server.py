@@ -278,16 +278,30 @@ def test_throttle_doubles_the_wait():
 
 
 def test_answer_slots_turn_away_beyond_the_queue():
-    from qa.server import ApiError, _Slots
+    import asyncio
 
-    s = _Slots(size=1, queue=0)
-    s.acquire()
+    from qa.server import ApiError, _Slots, _WriteSlots
+
+    async def run() -> list:
+        s = _Slots(size=1, queue=1)
+        await s.acquire()
+        waiter = asyncio.ensure_future(s.acquire())  # waits in the queue
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        with pytest.raises(ApiError) as e:  # the queue is full
+            await s.acquire()
+        s.release()
+        await asyncio.wait_for(waiter, 1)  # the waiter got the slot
+        s.release()
+        return [e.value.status]
+
+    assert asyncio.run(run()) == [503]
+    w = _WriteSlots(queue=0)
+    w.acquire()
     with pytest.raises(ApiError) as e:
-        s.acquire()
+        w.acquire()
     assert e.value.status == 503
-    s.release()
-    s.acquire()
-    s.release()
+    w.release()
 
 
 def test_credentials_from_file_env_and_argv(tmp_path, capsys):
