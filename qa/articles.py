@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Largest accepted upload file.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-#: Extensions offered in file pickers and accepted by uploads.
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
+#: Extensions accepted by uploads: whatever qa.ingest reads.
+UPLOAD_TYPES = list(SUPPORTED)
 
 #: One writer at a time inside this process (uploads and removals from the chat and the API).
 WRITE_LOCK = threading.Lock()
