@@ -420,3 +420,12 @@ def test_busy_port_is_one_line():
             bind("127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("header, name", [("localhost:7860", "localhost"), ("LOCALHOST.", "localhost"),
+                                          ("[::1]:7860", "::1"), ("::1", "::1"), ("127.0.0.1", "127.0.0.1"),
+                                          ("attacker.example:7860", "attacker.example"), ("", "")])
+def test_host_name_of_a_header(header, name):
+    from qa.guards import host_name
+
+    assert host_name(header) == name
