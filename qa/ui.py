@@ -14,20 +14,17 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import argparse  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator, Sequence  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
 from .api import DEFAULT_INDEX, get_index  # noqa: E402
-from .index import Index, IndexError_  # noqa: E402
+from .index import Index  # noqa: E402
 from .ingest import SUPPORTED, Article, IngestError, normalize_date, read_file  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -425,53 +422,3 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
     demo.qa_backend = be  # type: ignore[attr-defined]
     return demo
-
-
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
-           auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False):
-    """Start the server with the safety settings: size limit, no share link, no extra paths."""
-    return demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=MAX_UPLOAD,
-                       prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,
-                       allowed_paths=[], ssr_mode=False, mcp_server=False, pwa=False,
-                       footer_links=["api"], theme=_theme(),
-                       css=CSS, inbrowser=False)
-
-
-def _make_llm(url: str | None, model: str | None) -> Any:
-    """The LLM client for generated answers (`--llm-url`/`--llm-model` or QA_LLM_*), or None."""
-    from .llm import from_settings
-
-    return from_settings(url, model)
-
-
-def _parse_auth(value: str | None) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("--auth must be USER:PASS")
-    return user, password
-
-
-def main_serve(args: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    auth = _parse_auth(getattr(args, "auth", None))
-    path = Path(getattr(args, "index", DEFAULT_INDEX))
-    if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
-        raise IndexError_(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
-    idx = get_index(path)
-    llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
-    demo = build_app(idx, llm=llm)
-    host = getattr(args, "host", "127.0.0.1") or "127.0.0.1"
-    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
-        print(f"warning: serving on {host} without --auth: anyone who can reach it can read and change the index",
-              file=sys.stderr)
-    _, url, _ = launch(demo, host=host, port=args.port, auth=auth, quiet=True, prevent_thread_lock=True)
-    print(f"qa: chat on {len(idx.articles())} articles ({len(idx)} chunks, {path}) at {url} "
-          f"(started in {time.perf_counter() - t0:.1f} s{'; login required' if auth else ''}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
-    return 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -23,23 +22,17 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def url(seed_index_dir, tmp_path_factory):
     pytest.importorskip("gradio")
-    from qa.ui import build_app, launch
+    from qa.server import serve
 
     path = tmp_path_factory.mktemp("browser") / "index"
     shutil.copytree(seed_index_dir, path)
-    demo = build_app(path)
-    _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield local_url
-    demo.close()
+    running = serve(path, port=0)
+    yield running.url
+    running.close()
 
 
 def test_ask_in_the_browser(url, tmp_path):

@@ -94,8 +94,8 @@ def test_other_model_needs_rebuild(work, tmp_path):
     (("search", "x", "--since", "2018-02-30"), "argument --since: date '2018-02-30' is not a real date"),
     (("ask", "x", "--until", "20180101"), "write it like 2018-01-01"),
     (("search", "x", "--since", "2019", "--until", "2018-06"), "since 2019 is after until 2018-06; swap them"),
-    (("serve", "--port", "70000"), "argument --port: port 70000 is out of range"),
-    (("serve", "--port", "http"), "port 'http' is not a number"),
+    (("serve", "--port", "70000"), "--port must be a number from 0 to 65535"),
+    (("serve", "--port", "http"), "--port must be a number from 0 to 65535"),
     (("index", "seeds", "--index", "fresh", "--rebuild", "--model", "no-such-model"), "unknown model 'no-such-model'"),
     (("ask", "x" * 40000), "the question is 40000 characters, over the limit of 2000"),
 ])

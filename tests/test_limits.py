@@ -73,13 +73,6 @@ def test_check_dates_range():
         limits.check_dates("2019", "2018-12-31")
 
 
-def test_check_port():
-    assert limits.check_port("8080") == 8080
-    for bad in ("70000", "0", "-1", "http"):
-        with pytest.raises(ValueError, match="port"):
-            limits.check_port(bad)
-
-
 def test_json_depth_is_linear_and_skips_strings():
     assert limits.json_depth('[{"a": "[[[[[[", "b": [1, {"c": 2}]}]') == 4
     t0 = time.perf_counter()
