@@ -85,6 +85,130 @@ class EngineLock:
                 self._cond.notify_all()
 
 
+class _Engine:
+    """Shared by the backends: bounded pieces, bounded batches, one fair lock hold per batch."""
+
+    name: str
+    dim: int
+
+    def __init__(self) -> None:
+        self._lock = EngineLock()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _count_tokens(self, text: str, is_query: bool) -> int:
+        """Tokens the model will see for `text`; by default a safe over-estimate (one per character)."""
+        return len(text) + 2
+
+    def _pieces(self, text: str, is_query: bool) -> Iterator[tuple[str, int]]:
+        """`text` as pieces of at most MAX_EMBED_CHARS characters and MAX_EMBED_TOKENS tokens, with their token counts."""
+        todo = limits.split_text(text, limits.MAX_EMBED_CHARS)
+        while todo:
+            piece = todo.pop(0)
+            n = self._count_tokens(piece, is_query)
+            if n <= limits.MAX_EMBED_TOKENS or len(piece) < 2:
+                yield piece, n
+            else:  # cut in as many parts as the token count says (usually one step), then recount
+                parts = -(-n // limits.MAX_EMBED_TOKENS) + 1
+                todo[:0] = limits.split_text(piece, max(1, -(-len(piece) // parts)))
+
+    def _embed(self, texts: Sequence[str], is_query: bool, progress: bool = False) -> np.ndarray:
+        """Unit vectors for `texts`. A text over MAX_EMBED_CHARS characters or MAX_EMBED_TOKENS
+        tokens is embedded in pieces whose vectors are averaged (weighted by length), so cost is
+        linear in the input and every call into the model is bounded. Pieces are made (and
+        tokenized, outside the lock) as the batches go, so the first batch starts at once."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        bar = None
+        if progress and len(texts) > 4 * limits.MAX_EMBED_BATCH_ITEMS and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), unit="sentence", desc="embedding", leave=False)
+        out: list[np.ndarray] = []
+        owner: list[int] = []
+        weight: list[int] = []
+        batch: list[str] = []
+        tokens = 0
+
+        def flush() -> None:
+            with self._lock.hold(is_query):
+                out.append(_normalize(self._encode(batch, is_query)))
+            batch.clear()
+
+        for i, t in enumerate(texts):
+            for piece, n in self._pieces(t, is_query):
+                if batch and (len(batch) >= limits.MAX_EMBED_BATCH_ITEMS or tokens + n > limits.MAX_EMBED_BATCH_TOKENS):
+                    flush()
+                    tokens = 0
+                batch.append(piece)
+                owner.append(i)
+                weight.append(max(len(piece), 1))
+                tokens += n
+            if bar:
+                bar.update(1)
+        flush()
+        if bar:
+            bar.close()
+        vecs = np.concatenate(out)
+        if len(vecs) == len(texts):
+            return vecs
+        summed = np.zeros((len(texts), vecs.shape[1]), np.float32)
+        np.add.at(summed, np.array(owner), vecs * np.array(weight, np.float32)[:, None])
+        return _normalize(summed)
+
+    def query(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderError(RuntimeError):
+    """A model could not be loaded; the message says which and what to do."""
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class EngineLock:
+    """One call into the model at a time, handed out fairly: waiting queries go first (in arrival
+    order), passage batches (uploads, indexing) after them.
+
+    A plain Lock is neither: a thread that releases it and asks again at once usually wins, so
+    a long upload would starve every question. The lock is held for one bounded batch only
+    (see qa.limits), so a question waits for at most the batch being embedded.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._tickets = itertools.count()
+        self._queries: deque[int] = deque()
+        self._passages: deque[int] = deque()
+
+    @contextmanager
+    def hold(self, query: bool) -> Iterator[None]:
+        with self._cond:
+            ticket = next(self._tickets)
+            mine = self._queries if query else self._passages
+            mine.append(ticket)
+            try:
+                while self._busy or mine[0] != ticket or (not query and self._queries):
+                    self._cond.wait()
+            finally:
+                mine.remove(ticket)
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 def _batches(costs: Sequence[int]) -> Iterator[tuple[int, int]]:
     """Ranges [i, j) of pieces with at most MAX_EMBED_BATCH_ITEMS items and MAX_EMBED_BATCH_TOKENS
     tokens (a single piece may fill a batch alone)."""

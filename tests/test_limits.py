@@ -5,6 +5,7 @@ import random
 import string
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,55 @@ def test_long_texts_embed_as_averaged_pieces():
     assert v.shape == (2, emb.dim) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     one = emb.query(["De storm raasde over Utrecht en trof vooral de binnenstad."])[0]
     assert float(v[0] @ one) > 0.9  # the average of the pieces still means the same thing
+
+
+@pytest.mark.slow
+def test_chat_backend_upload_of_1mb_unbroken_text_leaves_chat_answering(seed_index_dir, monkeypatch):
+    """The same through the chat's backend: an upload in one thread, chat questions (one with a 2 MB history) in others."""
+    import gradio as gr
+
+    from qa import Index
+    from qa.ui import ChatBackend
+
+    be = ChatBackend(Index.load(seed_index_dir))
+    emb = be.index.embedder
+    real = emb._encode
+    stop, started = threading.Event(), threading.Event()
+
+    def encode(texts, is_query):
+        if not is_query:
+            started.set()
+            if stop.is_set():
+                raise _Stop
+        return real(texts, is_query)
+
+    monkeypatch.setattr(emb, "_encode", encode)
+    up = Path(gr.utils.get_upload_folder()) / f"qa-test-{time.time_ns()}"
+    up.mkdir(parents=True)
+    f = up / "junk.txt"
+    f.write_text(_unbroken(1_000_000), encoding="utf-8")
+    results: list[object] = []
+
+    def upload():
+        try:
+            results.append(be.upload([str(f)]))
+        except _Stop:
+            results.append("stopped")
+
+    def hostile():
+        while not stop.is_set():
+            be.ask("En welke nog meer?", history=["Welke landen " + "waren betrokken " * 130_000])
+
+    threads = [threading.Thread(target=upload, daemon=True), threading.Thread(target=hostile, daemon=True)]
+    for t in threads:
+        t.start()
+    assert started.wait(60)
+    lat = _latencies(lambda: be.ask("Which countries were involved?"), threads[0])
+    stop.set()
+    for t in threads:
+        t.join(30)
+    f.unlink()
+    up.rmdir()
+    assert results == ["stopped"] and "junk.txt" not in {a.id for a in be.index.articles()}
+    assert len(lat) == 4 and max(lat) < 2.0, lat
+    print(f"chat latency during a 1 MB upload and a 2 MB-history chat: {', '.join(f'{x:.2f}' for x in lat)} s")
