@@ -272,3 +272,30 @@ def test_every_survives_a_failing_round_and_ctrl_c(server, tmp_path, capsys, mon
     lines = out.strip().splitlines()
     assert "round 1: added 1" in lines[0] and "round 2: added 0, updated 0, unchanged 0, skipped 1; 1 articles" in lines[1]
     assert "HTTP 500" in err and "stopped after 2 rounds" in err
+
+
+def test_cli_indexes_a_feed_file_from_an_empty_folder(tmp_path):
+    """Issue 9's acceptance, as a user types it: `qa index feed.xml --index idx`, then list and ask."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "feed.xml").write_text(rss([
+        {"title": "Veerboot naar Texel vaart weer", "link": "https://news.test/texel", "date": "Sun, 01 Mar 2026 07:00:00 GMT",
+         "content": "<p>De veerboot tussen Den Helder en Texel vaart sinds zondag weer volgens de dienstregeling.</p>"},
+        {"title": "Storm legt treinverkeer stil", "link": "https://news.test/storm", "date": "Mon, 02 Mar 2026 07:00:00 GMT",
+         "summary": "Door de storm reden maandag geen treinen tussen Utrecht en Arnhem."}]), encoding="utf-8")
+
+    def qa(*args):
+        return subprocess.run([sys.executable, "-m", "qa", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+
+    r = qa("index", "feed.xml", "--index", "idx")
+    assert r.returncode == 0 and "added 2," in r.stdout, r.stderr
+    r = qa("list", "--index", "idx")
+    assert "Veerboot naar Texel vaart weer" in r.stdout and "2026-03-01" in r.stdout
+    assert "Storm legt treinverkeer stil" in r.stdout and "2026-03-02" in r.stdout
+    r = qa("ask", "Waar reden geen treinen?", "--index", "idx", "--json")
+    out = json.loads(r.stdout.splitlines()[0])
+    assert r.returncode == 0 and out["found"] and out["citations"][0]["article"] == "https://news.test/storm"
