@@ -74,8 +74,11 @@ class EngineLock:
             try:
                 while self._busy or mine[0] != ticket or (not query and self._queries):
                     self._cond.wait()
-            finally:
+            except BaseException:  # interrupted while waiting: let the others re-check their turn
                 mine.remove(ticket)
+                self._cond.notify_all()
+                raise
+            mine.remove(ticket)
             self._busy = True
         try:
             yield
@@ -198,8 +201,11 @@ class EngineLock:
             try:
                 while self._busy or mine[0] != ticket or (not query and self._queries):
                     self._cond.wait()
-            finally:
+            except BaseException:  # interrupted while waiting: let the others re-check their turn
                 mine.remove(ticket)
+                self._cond.notify_all()
+                raise
+            mine.remove(ticket)
             self._busy = True
         try:
             yield
@@ -346,13 +352,13 @@ class SentenceTransformerEmbedder(_Engine):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self._query_prefix, self._passage_prefix = prefixes(name, getattr(self._model, "prompts", None))
-        self._tokenizer = getattr(self._model, "tokenizer", None)
         self._max_len = int(getattr(self._model, "max_seq_length", None) or 512)
 
     def _count_tokens(self, text: str, is_query: bool) -> int:
-        # the model truncates at max_seq_length anyway; count so batches stay bounded
-        n = len(self._tokenizer(text, add_special_tokens=True)["input_ids"]) if self._tokenizer else len(text) + 2
-        return min(n, self._max_len)
+        # An estimate (prose runs ~4 characters per token), not the tokenizer: a fast tokenizer
+        # used from two threads at once can fail ("Already borrowed"), and this one runs outside
+        # the lock. The model truncates every text at max_seq_length, which bounds a call anyway.
+        return min(self._max_len, len(text) // 4 + 2)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         prefix = self._query_prefix if is_query else self._passage_prefix
