@@ -146,3 +146,20 @@ def test_same_id_from_two_folders_is_kept_apart_and_ids_are_escaped(work, tmp_pa
     r = qa("list", "--index", tmp_path / "ix", cwd=work)
     assert "x.txt" in r.stdout and "b/x.txt" in r.stdout
     assert "\x1b" not in r.stdout and "evil\\x1b[2J\\nid" in r.stdout
+
+
+def test_unknown_model_in_manifest_is_one_line_fast_and_offline(work, tmp_path):
+    import os
+    import time
+
+    shutil.copytree(work / "index", tmp_path / "ix")
+    m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    m["embedder"]["name"] = "no-such-model"
+    (tmp_path / "ix" / "manifest.json").write_text(json.dumps(m))
+    t0 = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}  # must not need the offline switch
+    r = subprocess.run([sys.executable, "-m", "qa", "search", "x", "--index", str(tmp_path / "ix")], cwd=work,
+                       capture_output=True, text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "unknown model 'no-such-model'" in r.stderr
+    assert time.perf_counter() - t0 < 20  # was 35-48 s of network retries
