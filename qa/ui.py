@@ -713,7 +713,7 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
         add_btn.click(do_upload, [files], [status, articles_html, to_remove, files], api_name="upload",
                       concurrency_limit=1, concurrency_id="write", show_progress="hidden")
         # New files picked: the previous upload's message no longer applies.
-        files.change(lambda: "", None, [status], queue=False, api_visibility="undocumented", show_progress="hidden")
+        files.upload(lambda: "", None, [status], queue=False, api_visibility="undocumented", show_progress="hidden")
         remove_btn.click(do_remove, [to_remove], [status, articles_html, to_remove, undo_btn], api_name="remove",
                          concurrency_limit=1, concurrency_id="write", show_progress="hidden")
         undo_btn.click(do_undo, None, [status, articles_html, to_remove, undo_btn], api_name="undo",

@@ -379,6 +379,7 @@ JS = r"""
   function init() {
     if (!$("#qa-q") || !document.querySelector('#qa-tabs [role="tab"]')) { setTimeout(init, 50); return; }
     const box = $("#qa-q");
+    document.body.append($("#qa-reader"));  // out of the Chat tab: the Articles tab opens it too
     const send = () => { const v = box.value; box.value = ""; autosize(); recall = -1; ask(v); };
     const autosize = () => { box.style.height = "auto"; box.style.height = Math.min(box.scrollHeight, 160) + "px"; };
     box.addEventListener("input", autosize);
