@@ -12,6 +12,7 @@ CSS = r"""
 html[data-qa-lang="nl"] .qa-l-en, html:not([data-qa-lang="nl"]) .qa-l-nl {display: none !important;}
 #qa-header h1 {margin: 0 0 2px 0; font-size: 1.6em;}
 #qa-header p {margin: 0; opacity: .75;}
+#qa-chat .html-container {padding-top: 0 !important;}
 #qa-chatpanel {display: flex; flex-direction: column; gap: 8px; min-width: 0;}
 #qa-toolbar {display: flex; flex-wrap: wrap; gap: 6px; align-items: center; justify-content: flex-end;}
 #qa-toolbar button, .qa-example, .qa-msgbar button, #qa-reader-close, #qa-filter-clear {
@@ -101,8 +102,14 @@ table.qa-articles code {font-size: .85em; opacity: .75;}
 #qa-lang-select {padding: 4px 8px; border-radius: 8px; border: 1px solid var(--border-color-primary);
   background: var(--input-background-fill); color: var(--body-text-color);}
 @media (max-width: 640px) {
+  .gradio-container .main.fillable {padding-left: 8px !important; padding-right: 8px !important;}
+  #qa-chat .html-container {padding-left: 0 !important; padding-right: 0 !important;}
   #qa-header h1 {font-size: 1.3em;}
-  #qa-log {height: 58vh; padding: 8px;}
+  #qa-header p {font-size: .88em;}
+  #qa-toolbar {flex-wrap: nowrap;}
+  #qa-toolbar button {font-size: .8em; padding: 3px 8px; white-space: nowrap;}
+  #qa-log {height: max(260px, calc(100dvh - 330px)); padding: 8px;}
+  .qa-bot {padding: 8px;}
   .qa-user {max-width: 92%;}
   #qa-hint {display: none;}
 }
@@ -142,9 +149,9 @@ JS = r"""
   window.__qaChat = true;
   const STORE = "qa-conversation-v1", LANGKEY = "qa-lang";
   const T = {
-    en: {export: "Export (Markdown)", new: "New conversation", empty: "Ask a question about the articles.",
+    en: {export: "Export .md", new: "New conversation", empty: "Ask a question about the articles.",
       empty2: "Answers quote the articles; click a [n] or a source to read the article.",
-      placeholder: "Ask a question… (Enter to send)", question: "Question", ask: "Ask", stop: "Stop",
+      placeholder: "Ask a question…", question: "Question", ask: "Ask", stop: "Stop",
       hint: "<kbd>Enter</kbd> send · <kbd>Shift+Enter</kbd> new line · <kbd>↑</kbd> previous question · <kbd>Esc</kbd> stop · <kbd>Ctrl+K</kbd> focus",
       close: "Close", thinking: "Thinking", queued: "Queued", stopped: "Stopped.", interrupted: "Not answered: the page was reloaded.",
       copy: "Copy", copied: "Copied", answer: "Answer", you: "You", filter: "Date filter on", filter_clear: "Turn the date filter off",
@@ -153,9 +160,9 @@ JS = r"""
       removeLabel: "Remove articles", remove: "Remove", undo: "Undo", k: "Passages to read per question",
       from: "From date", to: "Until date", datePh: "YYYY, YYYY-MM or YYYY-MM-DD", reader: "Article",
       failed: "The answer could not be fetched", export_title: "Conversation", sources: "Sources"},
-    nl: {export: "Exporteren (Markdown)", new: "Nieuw gesprek", empty: "Stel een vraag over de artikelen.",
+    nl: {export: "Exporteer .md", new: "Nieuw gesprek", empty: "Stel een vraag over de artikelen.",
       empty2: "Antwoorden citeren de artikelen; klik op een [n] of een bron om het artikel te lezen.",
-      placeholder: "Stel een vraag… (Enter om te versturen)", question: "Vraag", ask: "Vraag", stop: "Stop",
+      placeholder: "Stel een vraag…", question: "Vraag", ask: "Vraag", stop: "Stop",
       hint: "<kbd>Enter</kbd> versturen · <kbd>Shift+Enter</kbd> nieuwe regel · <kbd>↑</kbd> vorige vraag · <kbd>Esc</kbd> stoppen · <kbd>Ctrl+K</kbd> naar het vak",
       close: "Sluiten", thinking: "Bezig met zoeken", queued: "In de wachtrij", stopped: "Gestopt.", interrupted: "Niet beantwoord: de pagina werd herladen.",
       copy: "Kopiëren", copied: "Gekopieerd", answer: "Antwoord", you: "Jij", filter: "Datumfilter aan", filter_clear: "Datumfilter uitzetten",

@@ -115,7 +115,8 @@ def test_first_answer_fast_with_sources_and_confidence(page):
 @pytest.mark.viewport(PHONE)
 def test_phone_has_no_horizontal_scroll(page):
     ask(page, Q1)
-    page.locator(".qa-src summary").nth(1).click()  # open a second source too
+    page.locator(".qa-src .qa-n").nth(1).click()  # open a second source too
+    assert page.locator(".qa-src[open]").count() >= 2 and page.locator("#qa-reader").is_hidden()
     page.wait_for_timeout(200)
     widths = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
     assert max(widths[:2]) <= widths[2] == 390, widths
