@@ -93,7 +93,7 @@ def ask(pg, q: str, n: int | None = None) -> str:
 
 def done(pg, n: int) -> str:
     pg.wait_for_function(f"() => document.querySelectorAll('.qa-bot .qa-copy').length >= {n}", timeout=60_000)
-    return pg.locator(".qa-bot .qa-text").nth(n - 1).inner_text()
+    return pg.locator(".qa-bot").nth(n - 1).locator(".qa-text, .qa-error").first.inner_text()
 
 
 def test_first_answer_fast_with_sources_and_confidence(page):
@@ -268,6 +268,13 @@ def test_reversed_and_impossible_dates_give_clear_messages(page):
     page.locator("#qa-to input, #qa-to textarea").first.fill("")
     page.wait_for_function("() => document.querySelector('#qa-datemsg').innerText.includes('does not exist')")
     assert "February 2024 has 29 days" in msg.inner_text()
+    # the chip in the chat turns the filter off, in Settings too
+    page.locator('#qa-tabs [role="tab"]').nth(0).click()
+    page.locator("#qa-filter-clear").click()
+    page.locator("#qa-filter").wait_for(state="hidden")
+    assert "Canada" in ask(page, Q1)
+    page.locator('#qa-tabs [role="tab"]').nth(2).click()
+    assert page.locator("#qa-from input, #qa-from textarea").first.input_value() == ""
 
 
 def test_one_language_from_the_browser_and_the_switch(browser, url):
@@ -309,3 +316,51 @@ def test_markup_in_a_question_is_shown_and_never_runs(page):
     page.locator(".qa-turn").first.wait_for()
     page.wait_for_timeout(300)
     assert page.locator("#qa-log img[src=x]").count() == 0
+
+
+@pytest.fixture(scope="module")
+def slow_url(seed_index_dir, tmp_path_factory):
+    """The app with a (fake) LLM that writes one word every 0.3 s: an answer to stop."""
+    from qa import Index
+    from qa.llm import LLM
+    from qa.ui import build_app, launch
+
+    class SlowLLM(LLM):
+        def stream(self, messages):
+            for w in ("In ", "Bulgarije, ", "Frankrijk ", "en ", "Canada ", "[1]. ") * 10:
+                time.sleep(0.3)
+                yield w
+
+    demo = build_app(Index.load(seed_index_dir), llm=SlowLLM("http://127.0.0.1:9/v1"))
+    _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield local_url
+    demo.close()
+
+
+def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):
+    ctx = browser.new_context(viewport=DESKTOP, locale="en-US")
+    try:
+        pg = ctx.new_page()
+        pg.goto(slow_url)
+        pg.locator("#qa-q").wait_for()
+        pg.wait_for_function("() => document.querySelector('#qa-send').textContent.length > 0")
+        pg.locator("#qa-q").fill(Q1)
+        pg.locator("#qa-q").press("Enter")
+        pg.locator("#qa-stop").wait_for(state="visible")
+        assert pg.locator(".qa-thinking").count() <= 1  # one placeholder, never two
+        pg.wait_for_function("() => document.querySelector('.qa-bot .qa-text')?.innerText.includes('Bulgarije')")
+        pg.locator("#qa-stop").click()
+        pg.locator(".qa-bot .qa-state", has_text="Stopped.").wait_for()
+        pg.locator("#qa-send").wait_for(state="visible")
+        grown = pg.locator(".qa-bot .qa-text").first.inner_text()
+        pg.wait_for_timeout(800)
+        assert pg.locator(".qa-bot .qa-text").first.inner_text() == grown  # nothing more arrives
+        # Esc stops the next one
+        pg.locator("#qa-q").fill(Q2)
+        pg.locator("#qa-q").press("Enter")
+        pg.locator("#qa-stop").wait_for(state="visible")
+        pg.keyboard.press("Escape")
+        pg.locator(".qa-bot .qa-state", has_text="Stopped.").nth(1).wait_for()
+        assert pg.locator("#qa-stop").is_hidden() and pg.locator(".qa-thinking").count() == 0
+    finally:
+        ctx.close()
