@@ -22,6 +22,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 Q1, Q2, Q3 = "Which countries were involved?", "Wie leidde de actie?", "Which news agency was the target?"
+XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 HERRING = ("The town council of Kleinveldhuizen voted on Tuesday to build a floating library shaped like a herring.\n\n"
            "The library will be moored in the old harbour and hold twelve thousand books.\n\n"
            "Mayor Ingrid Vossebelt said the herring library will open in the spring of 2027.")
@@ -50,7 +51,11 @@ def url(seed_index_dir, tmp_path_factory):
     demo = build_app(path)
     # an article with a URL, to check the reader's link
     demo.qa_backend.index.add([Article(id="herring.md", title="Kleinveldhuizen approves herring-shaped library",
-                                       text=HERRING, date="2026-03-12", url="https://example.org/news/herring")])
+                                       text=HERRING, date="2026-03-12", url="https://example.org/news/herring"),
+                                 Article(id="xss.md", title=f"Weird {XSS} title", date="2026-02-01",
+                                         url="javascript:alert(3)",
+                                         text=f"The Zwolbergen pumping station {XSS} moves four hundred litres a "
+                                              "second.\n\nIt was opened by chairwoman Petra Oosterdijk on Monday.")])
     _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
     yield local_url
     demo.close()
@@ -312,10 +317,18 @@ def test_markup_in_a_question_is_shown_and_never_runs(page):
     ask(page, evil)
     assert evil in page.locator(".qa-user").first.inner_text()
     assert page.locator("#qa-log img[src=x]").count() == 0
+    # markup in an article: shown as text in the answer, the sources and the reader; no javascript: link
+    ask(page, "Who opened the Zwolbergen pumping station?")
+    assert XSS in page.locator(".qa-bot").nth(1).inner_text()
+    page.locator(".qa-src .qa-title", has_text="Weird").first.click()
+    page.locator("#qa-reader #qa-reader-title").wait_for()
+    assert XSS in page.locator("#qa-reader-title").inner_text()
+    assert page.locator("#qa-reader a[href^=javascript]").count() == 0
+    page.keyboard.press("Escape")
     page.reload()  # and not after the reload from storage either
     page.locator(".qa-turn").first.wait_for()
     page.wait_for_timeout(300)
-    assert page.locator("#qa-log img[src=x]").count() == 0
+    assert page.locator("img[src=x]").count() == 0 and page.locator("#qa-log script").count() == 0
 
 
 @pytest.fixture(scope="module")
