@@ -74,7 +74,6 @@ TEXT: dict[str, dict[str, str]] = {
         "reversed": "The date range is reversed: From {a} is after Until {b}; swap the two dates in Settings.",
         "from": "From", "until": "Until", "range_ok": "Date filter on: {range}.",
         "open_article": "Open the article", "not_in_index": "The article {id} is no longer in the index.",
-        "article_at": "Cited passage highlighted.",
     },
     "nl": {
         "sources": "Bronnen", "closest": "Dichtstbijzijnde passages (geen ervan beantwoordt de vraag)",
@@ -90,7 +89,6 @@ TEXT: dict[str, dict[str, str]] = {
         "reversed": "Het datumbereik is omgekeerd: Van {a} ligt na Tot {b}; wissel de twee datums om in Instellingen.",
         "from": "Van", "until": "Tot", "range_ok": "Datumfilter aan: {range}.",
         "open_article": "Open het artikel", "not_in_index": "Het artikel {id} staat niet meer in de index.",
-        "article_at": "Geciteerde passage gemarkeerd.",
     },
 }
 MONTHS = {"en": list(calendar.month_name), "nl": ["", "januari", "februari", "maart", "april", "mei", "juni", "juli",
@@ -354,10 +352,6 @@ def answer_markdown(question: str, ans: Any, *, lang: str = "en", article: Calla
     return "\n".join(out)
 
 
-def render_question(q: str) -> str:
-    return f'<p class="qa-q">{esc(q)}</p>'
-
-
 def render_error(msg: str) -> str:
     return f'<div class="qa-error" role="alert">{esc(msg)}</div>'
 
@@ -549,11 +543,11 @@ class ChatBackend:
             nl = ", ".join(f"{n} {w}" for n, w in ((len(added), "toegevoegd"), (len(updated), "bijgewerkt"),
                                                    (len(unchanged), "ongewijzigd")) if n)
             secs = time.perf_counter() - t0
-            lines.append(f'<p class="qa-msg-ok">{_progress_html(total_files, total_files, total_chunks, total_chunks)}'
+            lines.append(f'<div class="qa-msg-ok">{_progress_html(total_files, total_files, total_chunks, total_chunks)}'
                          + both(f"Indexed: {en} ({total_chunks} chunks in {secs:.1f} s). "
                                 "New articles can be asked about right away.",
                                 f"Geïndexeerd: {nl} ({total_chunks} stukken in {secs:.1f} s). "
-                                "Je kunt er meteen vragen over stellen.") + "</p>")
+                                "Je kunt er meteen vragen over stellen.") + "</div>")
         if problems:
             head = both("Not indexed", "Niet geïndexeerd") if files else both("Nothing was indexed", "Niets geïndexeerd")
             lines.append(f'<p class="qa-msg-bad">{head}:</p><ul class="qa-msg-bad">'

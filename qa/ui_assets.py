@@ -313,14 +313,17 @@ JS = r"""
     busy.ctrl.abort();
   }
 
+  let readerSeq = 0;
   async function openReader(a, s, e) {
     const box = $("#qa-reader"), body = $("#qa-reader-body");
     if (!box) return;
+    const mine = ++readerSeq;  // a later click wins over a slower earlier answer
     body.textContent = "…"; box.hidden = false; $("#qa-reader-close").focus({preventScroll: true});
     try {
       await call("article", [a, Number(s), Number(e), lang], (html) => {
-        body.innerHTML = html;  // server HTML, escaped there
+        if (mine === readerSeq) body.innerHTML = html;  // server HTML, escaped there
       });
+      if (mine !== readerSeq) return;
       const m = $("#qa-cited", body);
       if (m) { m.scrollIntoView({block: "center"}); m.classList.add("qa-flash"); }
       else body.scrollTop = 0;

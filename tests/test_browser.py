@@ -194,8 +194,8 @@ def test_citation_opens_the_reader_at_the_cited_sentence(page):
     page.locator("#qa-reader-close").click()
     page.locator('#qa-tabs [role="tab"]').nth(1).click()
     page.locator("#qa-articles a.qa-open", has_text="herring-shaped").click()
-    reader.wait_for(state="visible")
-    assert "Kleinveldhuizen" in page.locator("#qa-reader-body").inner_text()
+    page.locator("#qa-reader h2", has_text="herring-shaped").wait_for()
+    assert "Mayor Ingrid Vossebelt" in page.locator("#qa-reader-body").inner_text()
 
 
 def test_reload_keeps_the_conversation_and_export(page):
