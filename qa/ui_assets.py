@@ -192,11 +192,17 @@ JS = r"""
   let busy = null;  // {turn, ctrl}
   let recall = -1;
 
-  async function call(name, data, onData, signal) {
+  // `job`, if given, gets what /gradio_api/cancel needs to stop the run on the server too.
+  async function call(name, data, onData, signal, job) {
+    const session_hash = Math.random().toString(36).slice(2) + Date.now().toString(36);
     const r = await fetch(`${base}/gradio_api/call/${name}`, {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({data}), signal, credentials: "same-origin"});
+      body: JSON.stringify({data, session_hash}), signal, credentials: "same-origin"});
     if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
     const {event_id} = await r.json();
+    if (job) {
+      const dep = ((window.gradio_config && window.gradio_config.dependencies) || []).find((d) => d.api_name === name);
+      Object.assign(job, {session_hash, event_id, fn_index: dep ? dep.id : null});
+    }
     const s = await fetch(`${base}/gradio_api/call/${name}/${event_id}`, {signal, credentials: "same-origin"});
     const reader = s.body.getReader(); const dec = new TextDecoder(); let buf = "";
     for (;;) {
@@ -287,7 +293,7 @@ JS = r"""
     if (busy) return;
     const turn = conv.find((t) => t.state === "queued");
     if (!turn) { $("#qa-stop").hidden = true; $("#qa-send").hidden = false; return; }
-    const ctrl = new AbortController(); busy = {turn, ctrl};
+    const ctrl = new AbortController(); busy = {turn, ctrl, job: {}};
     $("#qa-stop").hidden = false; $("#qa-send").hidden = true;
     turn.state = "thinking"; render(turn); scrollDown();
     const s = settings();
@@ -298,7 +304,7 @@ JS = r"""
         turn.html = part.html; turn.text = part.text; turn.md = part.md || turn.md;
         if (part.done) turn.state = "done";
         render(turn); scrollDown();
-      }, ctrl.signal);
+      }, ctrl.signal, busy.job);
       if (turn.state !== "done") turn.state = "done";
     } catch (e) {
       if (ctrl.signal.aborted) { turn.state = "stopped"; }
@@ -310,7 +316,12 @@ JS = r"""
   function stop() {
     if (!busy) return;
     for (const t of conv) if (t.state === "queued") { t.state = "stopped"; render(t); }
+    const job = busy.job;
     busy.ctrl.abort();
+    if (job && job.event_id && job.fn_index !== null) {  // end the generation on the server as well
+      fetch(`${base}/gradio_api/cancel`, {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify(job), credentials: "same-origin"}).catch(() => {});
+    }
   }
 
   let readerSeq = 0;

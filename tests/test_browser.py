@@ -339,18 +339,22 @@ def slow_url(seed_index_dir, tmp_path_factory):
     from qa.ui import build_app, launch
 
     class SlowLLM(LLM):
+        words = 0  # written so far, over all answers
+
         def stream(self, messages):
             for w in ("In ", "Bulgarije, ", "Frankrijk ", "en ", "Canada ", "[1]. ") * 10:
                 time.sleep(0.3)
+                SlowLLM.words += 1
                 yield w
 
     demo = build_app(Index.load(seed_index_dir), llm=SlowLLM("http://127.0.0.1:9/v1"))
     _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield local_url
+    yield local_url, SlowLLM
     demo.close()
 
 
 def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):
+    slow_url, llm = slow_url
     ctx = browser.new_context(viewport=DESKTOP, locale="en-US")
     try:
         pg = ctx.new_page()
@@ -368,6 +372,9 @@ def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):
         grown = pg.locator(".qa-bot .qa-text").first.inner_text()
         pg.wait_for_timeout(800)
         assert pg.locator(".qa-bot .qa-text").first.inner_text() == grown  # nothing more arrives
+        written = llm.words
+        pg.wait_for_timeout(1000)
+        assert llm.words <= written + 1  # and the server stopped generating too
         # Esc stops the next one
         pg.locator("#qa-q").fill(Q2)
         pg.locator("#qa-q").press("Enter")
