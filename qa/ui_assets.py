@@ -8,12 +8,13 @@ article text, or is set with textContent.
 """
 
 CSS = r"""
-.gradio-container {max-width: 1100px !important; margin: auto !important;}
+.gradio-container {max-width: 1100px !important; width: 100% !important; margin: auto !important;}
 html[data-qa-lang="nl"] .qa-l-en, html:not([data-qa-lang="nl"]) .qa-l-nl {display: none !important;}
 #qa-header h1 {margin: 0 0 2px 0; font-size: 1.6em;}
 #qa-header p {margin: 0; opacity: .75;}
 #qa-chat .html-container {padding-top: 0 !important;}
-#qa-chatpanel {display: flex; flex-direction: column; gap: 8px; min-width: 0;}
+#qa-chatpanel {display: flex; flex-direction: column; gap: 8px; min-width: 0; width: 100%;}
+.gradio-container main.contain {width: 100%;}
 #qa-toolbar {display: flex; flex-wrap: wrap; gap: 6px; align-items: center; justify-content: flex-end;}
 #qa-toolbar button, .qa-example, .qa-msgbar button, #qa-reader-close, #qa-filter-clear {
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
@@ -92,7 +93,11 @@ table.qa-articles code {font-size: .85em; opacity: .75;}
   width: min(760px, 100%); max-height: calc(100vh - 24px); display: flex; flex-direction: column;
   box-shadow: 0 10px 40px rgba(0,0,0,.3);}
 #qa-reader-head {display: flex; justify-content: flex-end; padding: 8px 10px 0 10px;}
-#qa-reader-body {overflow-y: auto; padding: 0 18px 18px 18px; overflow-wrap: anywhere;}
+#qa-reader-body {overflow: hidden; padding: 0 18px 18px 18px; overflow-wrap: anywhere; display: flex;
+  flex-direction: column; min-height: 0;}
+/* title, date and link stay in view; only the text scrolls (to the cited sentence) */
+.qa-reader-article {display: flex; flex-direction: column; min-height: 0;}
+.qa-reader-text {overflow-y: auto; min-height: 0; padding-right: 4px;}
 #qa-reader-body h2 {margin: 0 0 4px 0; font-size: 1.3em;}
 .qa-reader-meta {opacity: .75; font-size: .9em; margin: 0 0 12px 0;}
 .qa-reader-text {line-height: 1.6;}
