@@ -193,7 +193,13 @@ JS = r"""
   let conv = [];
   try { conv = JSON.parse(localStorage.getItem(STORE) || "[]"); if (!Array.isArray(conv)) conv = []; } catch (e) { conv = []; }
   for (const t of conv) if (t.state === "queued" || t.state === "thinking") { t.state = "interrupted"; }
-  const save = () => { try { localStorage.setItem(STORE, JSON.stringify(conv.map(({el, ...rest}) => rest))); } catch (e) {} };
+  // Kept in localStorage; when it is full the oldest turns are left out of what is stored.
+  const save = () => {
+    for (let skip = 0; skip <= conv.length; skip = Math.max(1, skip * 2)) {
+      try { localStorage.setItem(STORE, JSON.stringify(conv.slice(skip).map(({el, ...rest}) => rest))); return; }
+      catch (e) { if (skip >= conv.length) return; }
+    }
+  };
   let busy = null;  // {turn, ctrl}
   let recall = -1;
 
@@ -329,10 +335,11 @@ JS = r"""
     }
   }
 
-  let readerSeq = 0;
+  let readerSeq = 0, readerFrom = null;
   async function openReader(a, s, e) {
     const box = $("#qa-reader"), body = $("#qa-reader-body");
     if (!box) return;
+    if (box.hidden) readerFrom = document.activeElement;
     const mine = ++readerSeq;  // a later click wins over a slower earlier answer
     body.textContent = "…"; box.hidden = false; $("#qa-reader-close").focus({preventScroll: true});
     try {
@@ -345,7 +352,13 @@ JS = r"""
       else body.scrollTop = 0;
     } catch (err) { body.textContent = `${tr("failed")}: ${err.message}`; }
   }
-  function closeReader() { const box = $("#qa-reader"); if (box && !box.hidden) { box.hidden = true; return true; } return false; }
+  function closeReader() {
+    const box = $("#qa-reader");
+    if (!box || box.hidden) return false;
+    box.hidden = true;
+    if (readerFrom && readerFrom.focus) readerFrom.focus({preventScroll: true});  // back where the reader was opened
+    return true;
+  }
 
   function exportMd() {
     const lines = [`# ${tr("export_title")} — ${new Date().toISOString().slice(0, 16).replace("T", " ")}`, ""];
