@@ -416,8 +416,9 @@ class ChatBackend:
     # -- answering
     def answers(self, question: str, history: Sequence[str] | None = None, k: int = 5,
                 date_from: str | None = None, date_to: str | None = None, lang: str = "en") -> Iterator[dict]:
-        """The answer as it grows: dicts with "html", "text" (plain, for Copy), "md" (for the
-        export), "done" and "error". A bad question or date gives one error dict, in `lang`."""
+        """The answer as it grows: dicts with the same keys each time: "html", "text" (plain, for
+        Copy), "md" (for the export; set when done), "done", "error" and "found". A bad question
+        or date gives one error dict, its message in `lang`."""
         from .answer import answer_stream
 
         lang = _lang(lang)
@@ -435,7 +436,7 @@ class ChatBackend:
                 last = ans
                 yield {"html": render_answer(ans, streaming=True, lang=lang, article=self._article,
                                              date_range=(dfrom, dto)),
-                       "text": ans.text, "md": "", "done": False, "error": False}
+                       "text": ans.text, "md": "", "done": False, "error": False, "found": bool(ans.found)}
             if last is None:
                 raise ValueError(t(lang, "no_answer"))
             yield {"html": render_answer(last, lang=lang, article=self._article, date_range=(dfrom, dto)),
@@ -444,11 +445,11 @@ class ChatBackend:
                    "done": True, "error": False, "found": bool(last.found)}
         except ValueError as e:
             yield {"html": render_error(str(e)), "text": str(e), "md": f"### {question}\n\n{e}\n", "done": True,
-                   "error": True}
+                   "error": True, "found": False}
         except Exception as e:  # keep the chat alive; the details go to the log
             log.exception("answering %r failed", question)
             msg = t(lang, "failed", err=type(e).__name__)
-            yield {"html": render_error(msg), "text": msg, "md": "", "done": True, "error": True}
+            yield {"html": render_error(msg), "text": msg, "md": "", "done": True, "error": True, "found": False}
 
     def stream(self, question: str, history: list[str] | None = None, k: int = 5,
                date_from: str | None = None, date_to: str | None = None, lang: str = "en") -> Iterator[str]:
@@ -571,7 +572,8 @@ class ChatBackend:
         if not ids:
             return f'<p class="qa-msg-bad">{both("Choose an article to remove.", "Kies een artikel om te verwijderen.")}</p>', False
         with self._write:
-            keep = [self.index.article(i) for i in ids if i in {r.id for r in self.index.articles()}]
+            present = {r.id for r in self.index.articles()}
+            keep = [self.index.article(i) for i in ids if i in present]
             removed = self.index.remove(ids)
             if removed:
                 self.index.save()

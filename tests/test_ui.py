@@ -396,3 +396,16 @@ def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monke
     finally:
         release.set()
         t.join(60)
+
+
+def test_chat_api_parts_have_the_same_keys(seed_index_dir):
+    from qa import Index
+    from qa.ui import ChatBackend
+
+    be = ChatBackend(Index.load(seed_index_dir))
+    ok = list(be.answers("Which countries were involved?"))
+    bad = list(be.answers("Which countries?", date_from="2025", date_to="2020", lang="nl"))
+    keys = {"html", "text", "md", "done", "error", "found"}
+    assert all(set(p) == keys for p in ok + bad)
+    assert ok[-1]["done"] and ok[-1]["found"] and not ok[-1]["error"] and "**Sources**" in ok[-1]["md"]
+    assert len(bad) == 1 and bad[0]["error"] and "omgekeerd" in bad[0]["text"]
