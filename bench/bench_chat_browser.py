@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,15 +30,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from qa import Index, load_articles
-    from qa.ui import build_app, launch
+    from qa.server import serve
 
     idx = Index(Path(tempfile.mkdtemp()) / "index")
     idx.add(load_articles([Path(__file__).resolve().parent.parent / "seeds"])[0])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_app(idx)
-    _, url, _ = launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    running = serve(idx, port=0)
+    url = running.url
     first, nxt = [], []
     try:
         with sync_playwright() as p:
@@ -59,7 +55,7 @@ def main() -> None:
                 ctx.close()
             browser.close()
     finally:
-        demo.close()
+        running.close()
     print(f"first answer of a page load: median {statistics.median(first):.3f} s, max {max(first):.3f} s "
           f"({len(first)} runs)")
     print(f"next answers:                median {statistics.median(nxt):.3f} s, max {max(nxt):.3f} s "

@@ -17,14 +17,11 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import argparse  # noqa: E402
 import calendar  # noqa: E402
 import html  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Iterator, Sequence  # noqa: E402
@@ -34,21 +31,18 @@ import gradio as gr  # noqa: E402
 
 from .api import DEFAULT_INDEX, get_index  # noqa: E402
 from .chunk import chunk_text  # noqa: E402
-from .index import Index, IndexError_  # noqa: E402
-from .ingest import SUPPORTED, Article, IngestError, normalize_date, read_file  # noqa: E402
+from .index import Index  # noqa: E402
+from .articles import MAX_UPLOAD_BYTES, UPLOAD_TYPES, WRITE_LOCK, read_upload  # noqa: E402
+from .ingest import Article, IngestError, normalize_date  # noqa: E402
 from .ui_assets import CHAT_SHELL, CSS, JS, SETTINGS_SHELL  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-#: Largest accepted upload (gradio rejects bigger files before they reach us).
-MAX_UPLOAD = "5mb"
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 #: Questions answered at the same time; more wait in the queue (the embedder is serialised anyway).
 ANSWER_CONCURRENCY = 4
 #: Requests that may wait in the queue before new ones are turned away.
 QUEUE_SIZE = 200
 MAX_QUESTION_CHARS = 2000
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx"]
 LANGS = ("en", "nl")
 
 EXAMPLES = [
@@ -407,7 +401,7 @@ class ChatBackend:
     def __init__(self, index: Index, llm: Any = None) -> None:
         self.index = index
         self.llm = llm
-        self._write = threading.Lock()
+        self._write = WRITE_LOCK  # shared with the JSON API's uploads and removals (qa.articles)
         self._removed: list[Article] = []  # the last removal, for Undo
 
     def _article(self, article_id: str) -> Article:
@@ -488,21 +482,10 @@ class ChatBackend:
             if not rp.is_relative_to(upload_root) or not rp.is_file():
                 problems.append(f"{name}: not an uploaded file")
                 continue
-            if rp.suffix.lower() not in SUPPORTED:
-                problems.append(f"{name}: unsupported file type {rp.suffix or '(none)'}; "
-                                f"use one of {', '.join(UPLOAD_TYPES)}")
-                continue
-            if rp.stat().st_size > MAX_UPLOAD_BYTES:
-                problems.append(f"{name}: file is over the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
-                continue
-            arts, skipped = read_file(rp, name)
-            for s in skipped:
-                src = s.source.replace(str(rp), name)
-                reason = s.reason.replace(str(rp), name)
-                problems.append(f"{src}: {reason}" if not reason.startswith(src) else reason)
-            if arts:  # do not keep the server's temp path in the index
-                files.append((name, [Article(id=a.id, title=a.title, text=a.text, date=a.date, url=a.url,
-                                             source=f"upload:{a.source.replace(str(rp), name)}") for a in arts]))
+            arts, probs = read_upload(rp, name, MAX_UPLOAD_BYTES)  # type, size, reading: as the JSON API
+            problems += probs
+            if arts:
+                files.append((name, arts))
         return files, problems
 
     def upload_steps(self, paths: Sequence[Any] | None) -> Iterator[tuple[str, bool]]:
@@ -721,53 +704,3 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
     demo.qa_backend = be  # type: ignore[attr-defined]
     return demo
-
-
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
-           auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False):
-    """Start the server with the safety settings: size limit, no share link, no extra paths."""
-    return demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=MAX_UPLOAD,
-                       prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False,
-                       allowed_paths=[], ssr_mode=False, mcp_server=False, pwa=False,
-                       footer_links=["api"], theme=_theme(),
-                       css=CSS, inbrowser=False)
-
-
-def _make_llm(url: str | None, model: str | None) -> Any:
-    """The LLM client for generated answers (`--llm-url`/`--llm-model` or QA_LLM_*), or None."""
-    from .llm import from_settings
-
-    return from_settings(url, model)
-
-
-def _parse_auth(value: str | None) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("--auth must be USER:PASS")
-    return user, password
-
-
-def main_serve(args: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    auth = _parse_auth(getattr(args, "auth", None))
-    path = Path(getattr(args, "index", DEFAULT_INDEX))
-    if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
-        raise IndexError_(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
-    idx = get_index(path)
-    llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
-    demo = build_app(idx, llm=llm)
-    host = getattr(args, "host", "127.0.0.1") or "127.0.0.1"
-    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
-        print(f"warning: serving on {host} without --auth: anyone who can reach it can read and change the index",
-              file=sys.stderr)
-    _, url, _ = launch(demo, host=host, port=args.port, auth=auth, quiet=True, prevent_thread_lock=True)
-    print(f"qa: chat on {len(idx.articles())} articles ({len(idx)} chunks, {path}) at {url} "
-          f"(started in {time.perf_counter() - t0:.1f} s{'; login required' if auth else ''}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
-    return 0

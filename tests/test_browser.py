@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -34,31 +33,27 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def url(seed_index_dir, tmp_path_factory):
     pytest.importorskip("gradio")
     from qa.ingest import Article
-    from qa.ui import build_app, launch
+    from qa.server import serve
+    from qa.ui import build_app
 
     path = tmp_path_factory.mktemp("browser") / "index"
     shutil.copytree(seed_index_dir, path)
     demo = build_app(path)
-    # an article with a URL, to check the reader's link
+    # an article with a URL, to check the reader's link, and one with markup everywhere
     demo.qa_backend.index.add([Article(id="herring.md", title="Kleinveldhuizen approves herring-shaped library",
                                        text=HERRING, date="2026-03-12", url="https://example.org/news/herring"),
                                  Article(id="xss.md", title=f"Weird {XSS} title", date="2026-02-01",
                                          url="javascript:alert(3)",
                                          text=f"The Zwolbergen pumping station {XSS} moves four hundred litres a "
                                               "second.\n\nIt was opened by chairwoman Petra Oosterdijk on Monday.")])
-    _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield local_url
-    demo.close()
+    running = serve(path, demo=demo, port=0)
+    yield running.url
+    running.close()
 
 
 @pytest.fixture(scope="module")
@@ -336,7 +331,8 @@ def slow_url(seed_index_dir, tmp_path_factory):
     """The app with a (fake) LLM that writes one word every 0.3 s: an answer to stop."""
     from qa import Index
     from qa.llm import LLM
-    from qa.ui import build_app, launch
+    from qa.server import serve
+    from qa.ui import build_app
 
     class SlowLLM(LLM):
         words = 0  # written so far, over all answers
@@ -347,10 +343,11 @@ def slow_url(seed_index_dir, tmp_path_factory):
                 SlowLLM.words += 1
                 yield w
 
-    demo = build_app(Index.load(seed_index_dir), llm=SlowLLM("http://127.0.0.1:9/v1"))
-    _, local_url, _ = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield local_url, SlowLLM
-    demo.close()
+    idx = Index.load(seed_index_dir)
+    demo = build_app(idx, llm=SlowLLM("http://127.0.0.1:9/v1"))
+    running = serve(idx, demo=demo, port=0)
+    yield running.url, SlowLLM
+    running.close()
 
 
 def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):

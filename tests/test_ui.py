@@ -4,7 +4,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,11 +39,6 @@ def _answer_text(h: str) -> str:
     assert m, h[:500]
     return html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ no server
@@ -85,16 +79,16 @@ def test_upload_refuses_paths_outside_the_upload_folder(seed_index_dir, tmp_path
 # ------------------------------------------------------------------ a real server
 @pytest.fixture(scope="module")
 def server(seed_index_dir, tmp_path_factory):
-    from qa.ui import build_app, launch
+    from qa.server import serve
+    from qa.ui import build_app
 
     path = tmp_path_factory.mktemp("ui") / "index"
     shutil.copytree(seed_index_dir, path)
     demo = build_app(path)
-    port = _free_port()
-    _, url, _ = launch(demo, port=port, prevent_thread_lock=True, quiet=True)
-    client = gradio_client.Client(url, verbose=False)
-    yield client, url, tmp_path_factory.mktemp("uploads")
-    demo.close()
+    running = serve(path, demo=demo, port=0)
+    client = gradio_client.Client(running.url, verbose=False)
+    yield client, running.url, tmp_path_factory.mktemp("uploads")
+    running.close()
 
 
 def _articles(client) -> str:
@@ -126,11 +120,10 @@ def test_page_is_served(server):
 def test_login_required_with_auth(seed_index_dir):
     import httpx
 
-    from qa import Index
-    from qa.ui import build_app, launch
+    from qa.server import Security, serve
 
-    demo = build_app(Index.load(seed_index_dir))
-    _, url, _ = launch(demo, port=_free_port(), auth=("alice", "s3cret"), prevent_thread_lock=True, quiet=True)
+    running = serve(seed_index_dir, port=0, security=Security(auth=("alice", "s3cret")))
+    url = running.url
     try:
         assert httpx.get(f"{url}config", timeout=30).status_code == 401
         r = httpx.post(f"{url}login", data={"username": "alice", "password": "wrong"}, timeout=30)
@@ -139,7 +132,7 @@ def test_login_required_with_auth(seed_index_dir):
             assert c.post(f"{url}login", data={"username": "alice", "password": "s3cret"}, timeout=30).status_code == 200
             assert c.get(f"{url}config", timeout=30).status_code == 200
     finally:
-        demo.close()
+        running.close()
 
 
 @pytest.mark.slow
