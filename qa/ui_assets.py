@@ -9,6 +9,10 @@ article text, or is set with textContent.
 
 CSS = r"""
 .gradio-container {max-width: 1100px !important; width: 100% !important; margin: auto !important;}
+/* gradio scopes custom rules inside media queries to its content, so the page padding narrows
+   with the viewport here instead: 8 px on a phone, gradio's 32 px on a desktop */
+.gradio-container .main.fillable.app {padding-left: clamp(8px, calc(4vw - 8px), 32px) !important;
+  padding-right: clamp(8px, calc(4vw - 8px), 32px) !important;}
 html[data-qa-lang="nl"] .qa-l-en, html:not([data-qa-lang="nl"]) .qa-l-nl {display: none !important;}
 #qa-header h1 {margin: 0 0 2px 0; font-size: 1.6em;}
 #qa-header p {margin: 0; opacity: .75;}
@@ -107,7 +111,7 @@ table.qa-articles code {font-size: .85em; opacity: .75;}
 #qa-lang-select {padding: 4px 8px; border-radius: 8px; border: 1px solid var(--border-color-primary);
   background: var(--input-background-fill); color: var(--body-text-color);}
 @media (max-width: 640px) {
-  .gradio-container .main.fillable {padding-left: 8px !important; padding-right: 8px !important;}
+  #qa-headerblock .html-container {padding-left: 4px !important; padding-right: 4px !important;}
   #qa-chat .html-container {padding-left: 0 !important; padding-right: 0 !important;}
   #qa-header h1 {font-size: 1.3em;}
   #qa-header p {font-size: .88em;}
