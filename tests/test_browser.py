@@ -381,3 +381,26 @@ def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):
         assert pg.locator("#qa-stop").is_hidden() and pg.locator(".qa-thinking").count() == 0
     finally:
         ctx.close()
+
+
+def test_chat_and_reader_work_behind_the_login(browser, seed_index_dir):
+    """With a login the page's own calls (/chat, /article) carry the session cookie."""
+    from qa.server import Security, serve
+
+    running = serve(seed_index_dir, port=0, security=Security(auth=("alice", "s3cret")))
+    ctx = browser.new_context(viewport=DESKTOP, locale="en-US")
+    try:
+        pg = ctx.new_page()
+        pg.goto(running.url)
+        pg.locator("input[type=password]").wait_for(timeout=60_000)
+        pg.locator("input[type=text], input:not([type])").first.fill("alice")
+        pg.locator("input[type=password]").fill("s3cret")
+        pg.locator("input[type=password]").press("Enter")
+        pg.locator("#qa-q").wait_for(timeout=60_000)
+        pg.wait_for_function("() => document.querySelector('#qa-send').textContent.length > 0")
+        assert "Canada" in ask(pg, Q1)
+        pg.locator(".qa-cite").first.click()
+        pg.locator("#qa-reader #qa-cited").wait_for()
+    finally:
+        ctx.close()
+        running.close()
