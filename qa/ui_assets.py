@@ -425,10 +425,11 @@ JS = r"""
     document.body.append($("#qa-reader"));  // out of the Chat tab: the Articles tab opens it too
     const send = () => { const v = box.value; box.value = ""; autosize(); recall = -1; ask(v); };
     const autosize = () => { box.style.height = "auto"; box.style.height = Math.min(box.scrollHeight, 160) + "px"; };
-    box.addEventListener("input", autosize);
+    box.addEventListener("input", () => { recall = -1; autosize(); });  // edited: no longer a recalled question
     box.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
-      else if (e.key === "ArrowUp" && !box.value.slice(0, box.selectionStart).includes("\n")) {
+      // ↑ recalls only into an empty box (or while walking the history): typed text is never lost
+      else if (e.key === "ArrowUp" && (box.value === "" || recall >= 0) && !box.value.slice(0, box.selectionStart).includes("\n")) {
         const qs = conv.map((t) => t.q); if (!qs.length) return;
         e.preventDefault(); recall = recall < 0 ? qs.length - 1 : Math.max(0, recall - 1);
         box.value = qs[recall]; autosize(); box.setSelectionRange(box.value.length, box.value.length);

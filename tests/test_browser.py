@@ -215,6 +215,10 @@ def test_reload_keeps_the_conversation_and_export(page):
 def test_keyboard_recall_and_focus(page):
     ask(page, Q1)
     box = page.locator("#qa-q")
+    box.fill("half a que")
+    box.press("ArrowUp")
+    assert box.input_value() == "half a que"  # typed text is kept
+    box.fill("")
     box.press("ArrowUp")
     assert box.input_value() == Q1
     page.locator("#qa-export").focus()
