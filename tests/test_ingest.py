@@ -87,9 +87,10 @@ def test_jsonl_and_json_feeds_with_bad_records(tmp_path):
     ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
     ("latin1.txt", "Caf\xe9 in Li\xe8ge".encode("latin-1"), "not valid UTF-8"),
     ("only-date.txt", "date 2018-04\n", "no text"),
-    ("bad-date.txt", "date 2018-13\nText.", "not a real date"),
-    ("feb30.txt", "date 2018-02-30\nText.", "not a real date"),
-    ("photo.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("bad-date.txt", "date 2018-13\nText.", "not a real date (impossible month)"),
+    ("feb30.txt", "date 2018-02-30\nText.", "not a real date (impossible day)"),
+    ("photo.png", b"\x89PNG\r\n", "unsupported file type .png"),
+    ("cut.pdf", b"%PDF-1.4", "not a readable PDF"),
     ("broken.json", "{", "invalid JSON"),
 ])
 def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
