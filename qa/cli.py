@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .api import DEFAULT_INDEX, default_seeds, get_index
-from .index import Index, IndexError_
+from .index import Index, QAIndexError
 
 
 class CliError(Exception):
@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     _index_arg(p)
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("compact", help="merge the index's segments into one (readers are not blocked)")
+    _index_arg(p)
+    p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("check", help="verify every file of the index against its checksums")
+    _index_arg(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("list", help="list the indexed articles")
     _index_arg(p)
@@ -119,13 +127,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise CliError(f"{p}: no such file or folder")
+    _check_index_apart(args.index, paths)
     if args.rebuild:
         idx = Index(args.index, args.model)
     else:
         idx = Index.open(args.index, args.model)
     articles, skipped = load_articles(paths)
     upd = idx.add(articles, progress=True)
-    idx.save()
+    idx.save()  # a no-op after add (which commits), except for an empty --rebuild
     for s in skipped:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
@@ -135,12 +144,44 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_index_apart(index: Path, paths: Sequence[Path]) -> None:
+    """The index may not lie inside an input folder, nor an input inside the index."""
+    ix = index.resolve()
+    for p in paths:
+        rp = p.resolve()
+        if rp.is_dir() and ix.is_relative_to(rp):
+            raise CliError(f"--index {index} is inside the input folder {p}; nothing was changed. "
+                           f"Put the index outside the articles, e.g. --index index/")
+        if rp.is_relative_to(ix):
+            raise CliError(f"input {p} is inside the index {index}; nothing was changed. Give the articles' own folder")
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    idx = Index.load(args.index)
+    before = len(idx._manifest.segments) if idx._manifest else 0
+    merged = idx.compact()
+    print(f"merged {merged} of {before} segments in {time.perf_counter() - t0:.1f} s; "
+          f"{len(idx.articles())} articles, {len(idx)} chunks in {args.index}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    idx = Index.load(args.index)
+    problems = idx.check()
+    for p in problems:
+        print(f"{args.index}: {p}", file=sys.stderr)
+    if problems:
+        raise CliError(f"index {args.index} is damaged ({len(problems)} problems); "
+                       f"rebuild it with: python -m qa index ARTICLES --rebuild --index {args.index}")
+    print(f"ok: {len(idx.articles())} articles, {len(idx)} chunks, generation {idx.generation}; every checksum matches")
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     idx = Index.load(args.index)
-    removed = idx.remove(args.ids)
+    removed = idx.remove(args.ids)  # durable on return
     missing = [i for i in args.ids if i not in removed]
-    if removed:
-        idx.save()
     print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
     if missing:
         raise CliError(f"not in the index: {', '.join(missing)} (see: python -m qa list --index {args.index})")
@@ -201,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CliError, IndexError_, ValueError) as e:
+    except (CliError, QAIndexError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from .api import DEFAULT_INDEX, get_index  # noqa: E402
-from .index import Index, IndexError_  # noqa: E402
+from .index import Index, QAIndexError  # noqa: E402
 from .ingest import SUPPORTED, Article, IngestError, normalize_date, read_file  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -458,7 +458,7 @@ def main_serve(args: argparse.Namespace) -> int:
     auth = _parse_auth(getattr(args, "auth", None))
     path = Path(getattr(args, "index", DEFAULT_INDEX))
     if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
-        raise IndexError_(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
+        raise QAIndexError(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
     idx = get_index(path)
     llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
     demo = build_app(idx, llm=llm)
