@@ -14,6 +14,7 @@ from typing import Sequence
 
 from .api import DEFAULT_INDEX, default_seeds, get_index
 from .index import Index, QAIndexError
+from .store import check_writable
 
 
 class CliError(Exception):
@@ -128,6 +129,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not p.exists():
             raise CliError(f"{p}: no such file or folder")
     _check_index_apart(args.index, paths)
+    check_writable(args.index)  # before the model loads: a folder that is not a qa index is refused at once
     if args.rebuild:
         idx = Index(args.index, args.model)
     else:

@@ -25,11 +25,12 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .bm25 import BM25, tokenize
+from .bm25 import BM25, LexicalSegment
 from .chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
+from .dense import DenseIndex
 from .embed import Embedder, get_embedder
 from .ingest import Article
-from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps, top_k
+from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps
 from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_writable,
                     classify, fingerprint, rebuild_hint)
 
@@ -83,7 +84,7 @@ class _View:
         self.segments = list(segments)
         ids, titles, dates, urls, sources, hashes = [], [], [], [], [], []
         art_seg, art_local, art_local_sent = [], [], []
-        ch, se, sent_global = [], [], []
+        ch, se, sent_global, chunk_live, sent_live = [], [], [], [], []
         art_base = sent_base = 0
         self.chunk_masks: list[np.ndarray] = []
         for si, seg in enumerate(self.segments):
@@ -106,11 +107,13 @@ class _View:
             c = seg.chunks
             cm = alive[c[:, 0]] if len(c) else np.zeros(0, bool)
             self.chunk_masks.append(cm)
+            chunk_live.append(cm)
             c = c[cm].astype(np.int64)
             c[:, 0] = new_row[c[:, 0]]
             ch.append(c)
             s = seg.sentences
             sm = alive[s[:, 0]] if len(s) else np.zeros(0, bool)
+            sent_live.append(sm)
             g = np.full(len(s), -1, np.int64)
             g[sm] = sent_base + np.arange(int(sm.sum()))
             sent_global.append(g)
@@ -135,7 +138,18 @@ class _View:
         self.chunk_count = np.bincount(self.chunks[:, 0], minlength=na) if len(self.chunks) else np.zeros(na, np.int64)
         self.dim = dim
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
-        self._bm25: BM25 | None = None
+        # BM25 and dense search work on physical rows (every row of every segment, tombstoned
+        # ones masked out); these map them to and from the live rows used here.
+        live_c = np.concatenate(chunk_live) if chunk_live else np.zeros(0, bool)
+        live_s = np.concatenate(sent_live) if sent_live else np.zeros(0, bool)
+        self.chunk_phys = np.flatnonzero(live_c)
+        self.chunk_live = np.full(len(live_c), -1, np.int64)
+        self.chunk_live[self.chunk_phys] = np.arange(len(self.chunk_phys))
+        self.sent_phys = np.flatnonzero(live_s)
+        self.sent_live = np.full(len(live_s), -1, np.int64)
+        self.sent_live[self.sent_phys] = np.arange(len(self.sent_phys))
+        self.lexical = BM25(segments=[seg.lexical for seg in self.segments], live=live_c)
+        self.dense = DenseIndex([seg.dense for seg in self.segments], live=live_s) if self.segments else None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -154,21 +168,7 @@ class _View:
         return self._pairs
 
     def bm25(self) -> BM25:
-        """BM25 over the live chunks, from the statistics stored with each segment (no re-tokenising)."""
-        if self._bm25 is None:
-            bm = BM25()
-            for seg, mask in zip(self.segments, self.chunk_masks):
-                vocab = seg.vocab()
-                gid = np.fromiter((bm.vocab.setdefault(t, len(bm.vocab)) for t in vocab), np.int64, len(vocab))
-                indptr, terms, tf, lengths = (seg.bm25[k] for k in ("indptr", "terms", "tf", "lengths"))
-                for r in np.flatnonzero(mask).tolist():
-                    lo, hi = int(indptr[r]), int(indptr[r + 1])
-                    bm._rows.append(gid[terms[lo:hi]])
-                    bm._counts.append(tf[lo:hi].astype(np.float32))
-                    bm._lengths.append(int(lengths[r]))
-            bm._matrix = None
-            self._bm25 = bm
-        return self._bm25
+        return self.lexical
 
     def text(self, row: int) -> str:
         return self.segments[int(self.art_seg[row])].text(int(self.art_local[row]))
@@ -180,69 +180,26 @@ class _View:
         return seg.vectors[lo:lo + int(self.sent_hi[row] - self.sent_lo[row])]
 
     def dense_hits(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """The `n` best live sentences (global row, cosine), best first; ties by row."""
-        rows_all, scores_all = [], []
-        q = np.asarray(qv, np.float32)
-        for seg, g in zip(self.segments, self.sent_global):
-            if not len(g):
-                continue
-            ok = g >= 0
-            if allowed is not None:
-                ok &= allowed[np.where(ok, g, 0)]
-            local = np.flatnonzero(ok)
-            if not len(local):
-                continue
-            sims = seg.vectors[local] @ q if len(local) < len(g) else np.asarray(seg.vectors @ q)
-            best = top_k(sims, n)
-            rows_all.append(g[local[best]])
-            scores_all.append(sims[best])
-        if not rows_all:
+        """The `n` best live sentences (live row, cosine), best first; ties by row."""
+        if self.dense is None or not len(self.sent_phys):
             return []
-        rows, scores = np.concatenate(rows_all), np.concatenate(scores_all)
-        order = np.lexsort((rows, -scores))[:n]
-        return list(zip(rows[order].tolist(), scores[order].astype(float).tolist()))
+        phys_allowed = None
+        if allowed is not None:
+            phys_allowed = np.zeros(len(self.sent_live), bool)
+            phys_allowed[self.sent_phys] = allowed
+        hits = self.dense.search(np.asarray(qv, np.float32), n, phys_allowed)
+        rows = self.sent_live[hits.rows]
+        return list(zip(rows.tolist(), hits.scores.astype(float).tolist()))
 
-
-def _bm25_arrays(texts: Iterable[str]) -> dict[str, np.ndarray]:
-    """Per-chunk term counts in CSR form with the segment's own vocabulary."""
-    vocab: dict[str, int] = {}
-    indptr, terms, tf, lengths = [0], [], [], []
-    for text in texts:
-        toks = tokenize(text)
-        counts: dict[int, int] = {}
-        for t in toks:
-            tid = vocab.setdefault(t, len(vocab))
-            counts[tid] = counts.get(tid, 0) + 1
-        terms.extend(counts)
-        tf.extend(counts.values())
-        indptr.append(len(terms))
-        lengths.append(len(toks))
-    return {"indptr": np.asarray(indptr, np.int64), "terms": np.asarray(terms, np.int32),
-            "tf": np.asarray(tf, np.int32), "lengths": np.asarray(lengths, np.int32),
-            "vocab": np.frombuffer("\n".join(vocab).encode("utf-8"), np.uint8)}
-
-
-def _merge_bm25(parts: Sequence[tuple[Segment, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The BM25 arrays of the chunks `mask` keeps of each segment, with one merged vocabulary."""
-    vocab: dict[str, int] = {}
-    indptr, terms, tf, lengths = [np.zeros(1, np.int64)], [], [], []
-    total = 0
-    for seg, mask in parts:
-        words = seg.vocab()
-        gid = np.fromiter((vocab.setdefault(t, len(vocab)) for t in words), np.int64, len(words))
-        ip, tm, f, ln = (seg.bm25[k] for k in ("indptr", "terms", "tf", "lengths"))
-        keep = np.flatnonzero(mask)
-        sizes = (ip[1:] - ip[:-1])[keep]
-        if len(keep):
-            idx = np.concatenate([np.arange(ip[r], ip[r + 1]) for r in keep.tolist()])
-            terms.append(gid[tm[idx]].astype(np.int32))
-            tf.append(f[idx])
-        lengths.append(ln[keep])
-        indptr.append(total + np.cumsum(sizes))
-        total += int(sizes.sum())
-    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
-    return {"indptr": cat(indptr, np.int64), "terms": cat(terms, np.int32), "tf": cat(tf, np.int32),
-            "lengths": cat(lengths, np.int32), "vocab": np.frombuffer("\n".join(vocab).encode("utf-8"), np.uint8)}
+    def lexical_top(self, question: str, n: int, allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
+        """The `n` best live chunks by BM25 (live rows, best first) and their scores."""
+        phys_allowed = None
+        if allowed is not None:
+            phys_allowed = np.zeros(len(self.chunk_live), bool)
+            phys_allowed[self.chunk_phys] = allowed
+        rows, scores = self.lexical.top(question, n, phys_allowed)
+        live = self.chunk_live[rows].tolist()
+        return live, dict(zip(live, scores.astype(float).tolist()))
 
 
 # ----------------------------------------------------------------------------- the index
@@ -364,6 +321,7 @@ class Index:
             return self._new_manifest(disk.generation if disk else 0, []), drop_format1
         if self._store.stamp() != self._stamp:
             self._reload()
+        self._store.collect_garbage(self._manifest)  # what crashed writers left (we hold the lock)
         return self._manifest, False
 
     def _commit(self, m: Manifest, drop_format1: bool = False) -> None:
@@ -457,7 +415,7 @@ class Index:
         if vectors.shape[1:] != (dim,) or len(vectors) != len(se):
             raise ValueError(f"the embedder returned vectors of shape {vectors.shape}, expected ({len(se)}, {dim})")
         return SegmentData(list(arts), np.asarray(ch, np.int64).reshape(-1, 6), np.asarray(se, np.int64).reshape(-1, 3),
-                           vectors, _bm25_arrays(texts))
+                           vectors, LexicalSegment.build(texts))
 
     def _embed_passages(self, texts: list[str], progress: bool,
                         passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
@@ -513,7 +471,7 @@ class Index:
             segs = [self._segments[e.name] for e in window]
         arts: list[Article] = []
         where: dict[tuple[str, int], int] = {}
-        ch, se, parts, bm = [], [], [], []
+        ch, se, parts, lex, lex_live = [], [], [], [], []
         for seg in segs:
             alive = np.ones(len(seg.ids), bool)
             if seg.entry.removed:
@@ -532,9 +490,10 @@ class Index:
             s[:, 0] = new_row[s[:, 0]]
             se.append(s)
             parts.append((seg, sm))
-            bm.append((seg, cm))
+            lex.append(seg.lexical)
+            lex_live.append(cm)
         data = SegmentData(arts, np.concatenate(ch), np.concatenate(se), np.zeros((0, self.embedder.dim), np.float32),
-                           _merge_bm25(bm))
+                           LexicalSegment.merge(lex, lex_live))
 
         def vector_parts() -> Iterator[np.ndarray]:
             for seg, sm in parts:  # in slices: bounded memory however large the segments
@@ -685,17 +644,14 @@ class Index:
             want = max(CANDIDATES, 4 * k)
             dense_of = self._dense_chunks(v, qv, want, allowed) if dense_weight and qv is not None else {}
             dense_rank = sorted(dense_of, key=lambda r: (-dense_of[r], r))[:want]
-            lex = None
+            lex: dict[int, float] | None = None
             lex_rank: list[int] = []
             if lexical_weight:
-                bm = v.bm25()
-                lex = bm.scores(question)
-                if chunk_ok is not None:
-                    lex = np.where(chunk_ok, lex, 0.0)
-                lex_rank = [int(i) for i in top_k(lex, want) if lex[i] > 0]
+                lex_rank, lex = v.lexical_top(question, want, chunk_ok)
+                lex_rank = [r for r in lex_rank if lex[r] > 0]
                 if lex_rank and ADAPTIVE_LEXICAL and dense_rank:
                     # Trust the lexical ranking as far as the question's words were matched at all.
-                    lexical_weight *= bm.coverage(question, float(lex[lex_rank[0]]))
+                    lexical_weight *= v.lexical.coverage(question, float(lex[lex_rank[0]]))
             fused = fuse([dense_rank, lex_rank], [dense_weight, lexical_weight])
             taken: dict[int, list[tuple[int, int]]] = {}
             texts: dict[int, str] = {}
@@ -730,7 +686,7 @@ class Index:
                 out.append(Passage(text=full[start:end], score=float(score), article_id=v.ids[art],
                                    title=v.titles[art], date=v.dates[art], chunk_id=f"{v.ids[art]}#{pos}",
                                    start=start, end=end, dense=float(dense or 0.0),
-                                   lexical=float(lex[row]) if lex is not None else 0.0))
+                                   lexical=float(lex.get(row, 0.0)) if lex is not None else 0.0))
                 if len(out) == k:
                     break
             return out

@@ -11,8 +11,9 @@ An index folder (format 2; every file and field is described in docs/index-forma
         text.bin           the articles' UTF-8 texts back to back (read by offset when shown)
         chunks.npy         int32 [chunks, 6]: article row, position, start, end, first unit, last unit
         sentences.npy      int32 [sentences, 3]: article row, start, end
-        vectors.npy        float32 [sentences, dim], memory-mapped when loaded
-        bm25.npz           per-chunk term counts (CSR) and lengths; the vocabulary as one blob
+        bm25.*             BM25 statistics of the chunks (qa.bm25.LexicalSegment, memory-mapped)
+        vectors.npy        float32 [sentences, dim], memory-mapped (qa.dense.DenseSegment)
+        dense.json         the dense part's kind; dense.faiss: compressed FAISS index of a large segment
 
 Every change is: take the lock, read the manifest, (write a segment), write the new manifest
 to a temporary name, fsync, `os.replace`, fsync the folder. A reader therefore sees the old
@@ -41,6 +42,10 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .bm25 import SEGMENT_FILES as LEXICAL_FILES
+from .bm25 import LexicalSegment
+from .dense import SEGMENT_FILES as DENSE_FILES
+from .dense import DenseSegment
 from .ingest import Article
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,10 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 MANIFEST = "manifest.json"
 LOCK_FILE = "qa.lock"
-SEGMENT_FILES = ("articles.json", "text.bin", "chunks.npy", "sentences.npy", "vectors.npy", "bm25.npz")
+#: Files every segment has: ours, then `qa.bm25.LexicalSegment`'s and `qa.dense.DenseSegment`'s.
+SEGMENT_FILES = ("articles.json", "text.bin", "chunks.npy", "sentences.npy", *LEXICAL_FILES, *DENSE_FILES)
+#: Files a segment may have: the compressed FAISS index of a large segment.
+OPTIONAL_FILES = ("dense.faiss",)
 #: The files of a format-1 index (a rebuild over one deletes exactly these).
 FORMAT1_FILES = ("articles.jsonl", "chunks.jsonl", "sentences.jsonl", "vectors.npy", "dense.faiss")
 _SEGMENT_NAME = re.compile(r"^seg-\d{8}-[0-9a-f]{8}$")
@@ -136,16 +144,15 @@ def _short(value: Any) -> str:
 
 def parse_manifest(path: Path, data: Any) -> Manifest:
     """Check a decoded manifest.json field by field; any problem is one line naming the field."""
+    away = f"move {path} away and rebuild: python -m qa index ARTICLES --index {path}"
     if not isinstance(data, dict):
-        raise QAIndexError(f"index {path}: manifest.json should hold a JSON object, got {_short(data)}; "
-                           f"{rebuild_hint(path)}")
+        raise QAIndexError(f"index {path}: manifest.json should hold a JSON object, got {_short(data)}; {away}")
     fmt = data.get("format")
     if fmt == 1:
         raise QAIndexError(f"index {path} has the old format 1 (this version reads format {FORMAT}); "
                            f"{rebuild_hint(path)}")
     if fmt != FORMAT:
-        raise QAIndexError(f"index {path}: manifest.json field 'format' should be {FORMAT}, got {_short(fmt)}; "
-                           f"{rebuild_hint(path)}")
+        raise QAIndexError(f"index {path}: manifest.json field 'format' should be {FORMAT}, got {_short(fmt)}; {away}")
     gen = _field(path, data, "generation", int, "a whole number")
     emb = _field(path, data, "embedder", dict, "an object {name, dim, fingerprint}")
     name = _field(path, emb, "name", str, "a model name", "embedder.")
@@ -170,11 +177,15 @@ def parse_manifest(path: Path, data: Any) -> Manifest:
             raise QAIndexError(f"index {path}: manifest.json field {at}removed holds a row outside 0..{nums[0] - 1}; "
                                f"{rebuild_hint(path)}")
         files = _field(path, s, "files", dict, "an object {file: {bytes, sha256}}", at)
-        for fname in SEGMENT_FILES:
+        for fname in SEGMENT_FILES + tuple(k for k in OPTIONAL_FILES if k in files):
             f = _field(path, files, fname, dict, "an object {bytes, sha256}", f"{at}files.")
             _field(path, f, "bytes", int, "a whole number", f"{at}files.{fname}.")
             _field(path, f, "sha256", str, "a hex string", f"{at}files.{fname}.")
-        segs.append(SegmentEntry(sname, *nums, files={k: dict(files[k]) for k in SEGMENT_FILES},
+        unknown = sorted(set(files) - set(SEGMENT_FILES) - set(OPTIONAL_FILES))
+        if unknown:
+            raise QAIndexError(f"index {path}: manifest.json field {at}files lists an unknown file {unknown[0]!r}; "
+                               f"{rebuild_hint(path)}")
+        segs.append(SegmentEntry(sname, *nums, files={k: dict(v) for k, v in files.items()},
                                  removed=tuple(sorted(set(removed)))))
     if len({s.name for s in segs}) != len(segs):
         raise QAIndexError(f"index {path}: manifest.json lists a segment twice; {rebuild_hint(path)}")
@@ -242,8 +253,8 @@ class Segment:
     text_at: np.ndarray  # int64 [articles, 2]: byte offset, byte length in text.bin
     chunks: np.ndarray  # int32 [chunks, 6]
     sentences: np.ndarray  # int32 [sentences, 3]
-    vectors: np.ndarray  # float32 [sentences, dim], memory-mapped
-    bm25: dict[str, np.ndarray]  # indptr, terms, tf, lengths, vocab (utf-8 blob)
+    lexical: LexicalSegment  # BM25 statistics of the chunks, memory-mapped
+    dense: DenseSegment  # the sentence vectors (memory-mapped) and, when large, a compressed FAISS index
     _fd: int = -1
     _closed: bool = field(default=False, repr=False)
 
@@ -251,14 +262,14 @@ class Segment:
     def name(self) -> str:
         return self.entry.name
 
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.dense.vectors
+
     def text(self, row: int) -> str:
         """The text of article `row`, read from text.bin (the descriptor stays valid after a compaction unlinks it)."""
         off, n = (int(x) for x in self.text_at[row])
         return os.pread(self._fd, n, off).decode("utf-8")
-
-    def vocab(self) -> list[str]:
-        blob = self.bm25["vocab"].tobytes().decode("utf-8")
-        return blob.split("\n") if blob else []
 
     def close(self) -> None:
         if not self._closed and self._fd >= 0:
@@ -279,8 +290,8 @@ class SegmentData:
     articles: Sequence[Article]
     chunks: np.ndarray  # int [chunks, 6]: article row, position, start, end, first unit, last unit
     sentences: np.ndarray  # int [sentences, 3]: article row, start, end
-    vectors: np.ndarray  # float32 [sentences, dim]
-    bm25: dict[str, np.ndarray]  # indptr, terms, tf, lengths, vocab
+    vectors: np.ndarray  # float32 [sentences, dim] (ignored when the vectors come in parts)
+    lexical: LexicalSegment  # BM25 statistics of `chunks`, in order
 
 
 def _sha256(f: Path) -> str:
@@ -333,6 +344,7 @@ def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[
     (folder / "articles.json").write_bytes(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     _save_npy(folder / "chunks.npy", np.ascontiguousarray(data.chunks, np.int32).reshape(-1, 6))
     _save_npy(folder / "sentences.npy", np.ascontiguousarray(data.sentences, np.int32).reshape(-1, 3))
+    data.lexical.save(folder)
     if vector_parts is None:
         _save_npy(folder / "vectors.npy", np.ascontiguousarray(data.vectors, np.float32))
     else:
@@ -346,14 +358,15 @@ def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[
             raise ValueError(f"segment vectors: {row} rows written, {n} expected")
         out.flush()
         del out
-    with open(folder / "bm25.npz", "wb") as fh:
-        np.savez(fh, **data.bm25)
+    # Large segments (a compaction, a big first build) get a compressed FAISS part; the float
+    # vectors are used from the file just written, memory-mapped, so they are not read in whole.
+    DenseSegment.build(np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)).save(folder)
 
 
 def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
     """Open a segment: sizes and shapes checked against the manifest entry (checksums: `Store.check`)."""
     folder = path / entry.name
-    for fname in SEGMENT_FILES:
+    for fname in entry.files:
         f = folder / fname
         try:
             size = f.stat().st_size
@@ -366,14 +379,14 @@ def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
         meta = json.loads((folder / "articles.json").read_bytes().decode("utf-8"))
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
         sentences = np.load(folder / "sentences.npy", allow_pickle=False)
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        with np.load(folder / "bm25.npz", allow_pickle=False) as z:
-            bm25 = {k: z[k] for k in z.files}
+        lexical = LexicalSegment.load(folder)
+        dense = DenseSegment.load(folder)
+        vectors = dense.vectors
         ids = meta["ids"]
         cols = [meta[k] for k in ("titles", "dates", "urls", "sources", "hashes")]
         text_at = np.asarray(meta["text_at"], np.int64).reshape(-1, 2)
     except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
-        raise QAIndexError(f"index {path}: segment {entry.name} is damaged ({str(e).splitlines()[0][:120]}); "
+        raise QAIndexError(f"index {path}: segment {entry.name} is damaged ({str(e).splitlines()[0][:160]}); "
                            f"{rebuild_hint(path)}") from None
     n = entry.articles
     problems = []
@@ -385,8 +398,8 @@ def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
         problems.append(f"sentences.npy has shape {sentences.shape}, manifest.json says ({entry.sentences}, 3)")
     if vectors.shape != (entry.sentences, dim) or vectors.dtype != np.float32:
         problems.append(f"vectors.npy has shape {vectors.shape}, expected ({entry.sentences}, {dim}) float32")
-    if set(bm25) != {"indptr", "terms", "tf", "lengths", "vocab"} or len(bm25.get("lengths", ())) != entry.chunks:
-        problems.append("bm25.npz does not match its chunks")
+    if len(lexical) != entry.chunks:
+        problems.append(f"the BM25 statistics hold {len(lexical)} chunks, manifest.json says {entry.chunks}")
     if not problems and entry.chunks and (chunks[:, 0].min() < 0 or chunks[:, 0].max() >= n):
         problems.append("chunks.npy points at articles it does not hold")
     if not problems and entry.sentences and (sentences[:, 0].min() < 0 or sentences[:, 0].max() >= n):
@@ -396,8 +409,8 @@ def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
     if problems:
         raise QAIndexError(f"index {path}: segment {entry.name}: {problems[0]}; {rebuild_hint(path)}")
     fd = os.open(folder / "text.bin", os.O_RDONLY)
-    return Segment(entry, folder, ids, *cols, text_at=text_at, chunks=chunks, sentences=sentences, vectors=vectors,
-                   bm25=bm25, _fd=fd)
+    return Segment(entry, folder, ids, *cols, text_at=text_at, chunks=chunks, sentences=sentences, lexical=lexical,
+                   dense=dense, _fd=fd)
 
 
 # ------------------------------------------------------------------------------- the store
@@ -474,7 +487,7 @@ class Store:
         try:
             write_segment_files(tmp, data, vector_parts)
             files = {}
-            for fname in SEGMENT_FILES:
+            for fname in SEGMENT_FILES + tuple(k for k in OPTIONAL_FILES if (tmp / k).exists()):
                 _fsync_file(tmp / fname)
                 # Checksums are taken from the file as written, so what is recorded is what is on disk.
                 files[fname] = {"bytes": (tmp / fname).stat().st_size, "sha256": _sha256(tmp / fname)}
@@ -545,7 +558,7 @@ class Store:
         """Every problem found by re-hashing every file of every segment (empty: all is well)."""
         problems = []
         for s in manifest.segments:
-            for fname in SEGMENT_FILES:
+            for fname in s.files:
                 f = self.path / s.name / fname
                 want = s.files[fname]
                 if not f.is_file():
