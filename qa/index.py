@@ -32,7 +32,7 @@ from .embed import Embedder, get_embedder
 from .ingest import Article
 from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps
 from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_writable,
-                    classify, fingerprint, rebuild_hint)
+                    classify, fingerprint, probe_code, rebuild_hint, same_model)
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class Index:
     # ------------------------------------------------------------ writing
     def _new_manifest(self, generation: int, segments: Sequence[SegmentEntry]) -> Manifest:
         return Manifest(generation, {"name": self.embedder.name, "dim": self.embedder.dim,
-                                     "fingerprint": fingerprint(self.embedder)},
+                                     "fingerprint": fingerprint(self.embedder), "probe": probe_code(self.embedder)},
                         {"max_words": self.max_words, "overlap": self.overlap}, tuple(segments))
 
     def _begin_write(self) -> tuple[Manifest, bool]:
@@ -715,10 +715,10 @@ def _check_embedder(path: Path, m: Manifest, emb: Embedder) -> None:
     if emb.dim != m.embedder["dim"]:
         raise QAIndexError(f"index {path} has {m.embedder['dim']}-d vectors but model "
                            f"{emb.name!r} makes {emb.dim}-d ones; {REBUILD_HINT}")
-    fp = fingerprint(emb)
-    if fp != m.embedder["fingerprint"]:
+    if not same_model(emb, m.embedder):
         raise QAIndexError(f"index {path} was built with a different {m.embedder['name']!r} model "
-                           f"(fingerprint {m.embedder['fingerprint']}, this one gives {fp}); {rebuild_hint(path)}")
+                           f"(fingerprint {m.embedder['fingerprint']}, this one gives {fingerprint(emb)}); "
+                           f"{rebuild_hint(path)}")
 
 
 def _checked_date(value: str | None, name: str) -> str | None:

@@ -74,20 +74,50 @@ class QAIndexError(Exception):
 
 
 # ------------------------------------------------------------------------------- fingerprint
-def fingerprint(embedder: Any) -> str:
-    """A short hash of the model's vector for `PROBE_TEXT`, rounded so float noise does not matter."""
-    cached = getattr(embedder, "_qa_fingerprint", None)
-    if isinstance(cached, str):
+def probe_vector(embedder: Any) -> np.ndarray:
+    """The model's query vector for `PROBE_TEXT` (cached on the embedder object)."""
+    cached = getattr(embedder, "_qa_probe", None)
+    if isinstance(cached, np.ndarray):
         return cached
-    v = np.asarray(embedder.query([PROBE_TEXT])[0], np.float64)
-    # One decimal keeps only the coarse shape of the vector: the same model on another machine
-    # gives the same string; another model of the same dimension does not.
-    fp = "sha256:" + hashlib.sha256(np.round(v * 10).astype(np.int8).tobytes()).hexdigest()[:16]
+    v = np.asarray(embedder.query([PROBE_TEXT])[0], np.float64).reshape(-1)
     try:
-        embedder._qa_fingerprint = fp
+        embedder._qa_probe = v
     except AttributeError:  # a slotted or frozen embedder: just recompute next time
         pass
-    return fp
+    return v
+
+
+def fingerprint(embedder: Any) -> str:
+    """A short hash of the model's vector for `PROBE_TEXT`, rounded to one decimal: the same
+    model gives the same string; another model of the same dimension does not."""
+    v = probe_vector(embedder)
+    return "sha256:" + hashlib.sha256(np.round(v * 10).astype(np.int8).tobytes()).hexdigest()[:16]
+
+
+def probe_code(embedder: Any) -> str:
+    """The probe vector quantised to int8, base64: compared by cosine when the hash differs, so
+    float noise at a rounding boundary (another CPU, another BLAS) cannot refuse the right model."""
+    import base64
+
+    v = probe_vector(embedder)
+    q = np.clip(np.round(v / max(float(np.abs(v).max()), 1e-12) * 127), -127, 127).astype(np.int8)
+    return base64.b64encode(q.tobytes()).decode("ascii")
+
+
+def same_model(embedder: Any, recorded: dict[str, Any]) -> bool:
+    """Whether `embedder` is the model an index recorded (name and dim checked by the caller)."""
+    if fingerprint(embedder) == recorded["fingerprint"]:
+        return True
+    import base64
+
+    try:
+        q = np.frombuffer(base64.b64decode(recorded.get("probe", ""), validate=True), np.int8).astype(np.float64)
+    except ValueError:
+        return False
+    v = probe_vector(embedder)
+    if q.shape != v.shape or not q.any() or not v.any():
+        return False
+    return float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v))) >= 0.995
 
 
 # ---------------------------------------------------------------------------------- manifest
@@ -110,7 +140,7 @@ class SegmentEntry:
 @dataclass(frozen=True)
 class Manifest:
     generation: int
-    embedder: dict[str, Any]  # name, dim, fingerprint
+    embedder: dict[str, Any]  # name, dim, fingerprint, probe
     chunking: dict[str, int]  # max_words, overlap
     segments: tuple[SegmentEntry, ...] = ()
 
@@ -158,6 +188,10 @@ def parse_manifest(path: Path, data: Any) -> Manifest:
     name = _field(path, emb, "name", str, "a model name", "embedder.")
     dim = _field(path, emb, "dim", int, "a whole number", "embedder.")
     fp = _field(path, emb, "fingerprint", str, "a string", "embedder.")
+    probe = emb.get("probe", "")
+    if not isinstance(probe, str):
+        raise QAIndexError(f"index {path}: manifest.json field 'embedder.probe' should be a string, "
+                           f"got {_short(probe)}; {rebuild_hint(path)}")
     ch = _field(path, data, "chunking", dict, "an object {max_words, overlap}")
     max_words = _field(path, ch, "max_words", int, "a whole number", "chunking.")
     overlap = _field(path, ch, "overlap", int, "a whole number", "chunking.")
@@ -189,7 +223,7 @@ def parse_manifest(path: Path, data: Any) -> Manifest:
                                  removed=tuple(sorted(set(removed)))))
     if len({s.name for s in segs}) != len(segs):
         raise QAIndexError(f"index {path}: manifest.json lists a segment twice; {rebuild_hint(path)}")
-    return Manifest(gen, {"name": name, "dim": dim, "fingerprint": fp},
+    return Manifest(gen, {"name": name, "dim": dim, "fingerprint": fp, "probe": probe},
                     {"max_words": max_words, "overlap": overlap}, tuple(segs))
 
 
@@ -209,9 +243,10 @@ def classify(path: Path) -> str:
         return "absent"
     if not path.is_dir() or path.is_symlink():
         return "file"
-    names = [n for n in os.listdir(path) if n != LOCK_FILE]
-    if not names:
-        return "empty"
+    names = os.listdir(path)
+    if all(n == LOCK_FILE or _TMP_NAME.match(n) or _SEGMENT_NAME.match(n) for n in names) \
+            and not os.path.lexists(path / MANIFEST):
+        return "empty"  # nothing, or only what a writer killed before its first commit left
     m = path / MANIFEST
     if m.is_file() and not m.is_symlink():
         try:
