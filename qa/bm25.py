@@ -61,13 +61,38 @@ _TF_MAX = np.iinfo(np.uint16).max
 #: times bigger, so repeated small adds keep a logarithmic number of segments.
 _MERGE_RATIO = 4
 
-# fold(): code points with a nonzero combining class, learnt per distinct character seen, so the
-# accent stripping is one C-level str.translate instead of a Python loop per character.
-_COMBINING: dict[int, None] = {}
-_SEEN: set[str] = set()
-# tokenize(): folded word -> its term ("" when dropped as a stop word or single letter).
+# Combining marks (nonzero canonical combining class). Almost all in European text are in
+# U+0300-U+036F; the others are looked up in a set first, so the common case runs small regexes.
+_COMMON_MARKS = re.compile("[\u0300-\u036f]+")
+_COMMON_WORD = re.compile("[\\w\u0300-\u036f]+")
+_RARE_MARKS: frozenset[str] | None = None
+_ALL_MARKS: re.Pattern[str] | None = None
+_ALL_WORD: re.Pattern[str] | None = None
+# tokenize(): raw word -> its term ("" when dropped as a stop word or single letter). The cache
+# makes accent stripping and stemming a one-time cost per distinct word.
 _TERMS: dict[str, str] = {}
 _TERMS_MAX = 2_000_000
+
+
+def _patterns(text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(marks, word) regexes for NFKD `text`. A word is a maximal run of \\w or marks, so stripping
+    its marks gives the same words as `\\w+` on the stripped text."""
+    global _RARE_MARKS, _ALL_MARKS, _ALL_WORD
+    if _RARE_MARKS is None:
+        _RARE_MARKS = frozenset(chr(cp) for cp in range(0x110000)
+                                if unicodedata.combining(chr(cp)) and not 0x300 <= cp <= 0x36F)
+    if _RARE_MARKS.isdisjoint(text):
+        return _COMMON_MARKS, _COMMON_WORD
+    if _ALL_MARKS is None or _ALL_WORD is None:
+        runs: list[list[int]] = []
+        for cp in sorted(map(ord, _RARE_MARKS | {chr(c) for c in range(0x300, 0x370)})):
+            if runs and runs[-1][1] == cp - 1:
+                runs[-1][1] = cp
+            else:
+                runs.append([cp, cp])
+        cls = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in runs)
+        _ALL_MARKS, _ALL_WORD = re.compile(f"[{cls}]+"), re.compile(rf"[\w{cls}]+")
+    return _ALL_MARKS, _ALL_WORD
 
 
 def fold(text: str) -> str:
@@ -76,13 +101,7 @@ def fold(text: str) -> str:
     if text.isascii():  # NFKD leaves ASCII unchanged
         return text
     text = unicodedata.normalize("NFKD", text)
-    new = set(text).difference(_SEEN)
-    if new:
-        for c in new:
-            if unicodedata.combining(c):
-                _COMBINING[ord(c)] = None
-        _SEEN.update(new)
-    return text.translate(_COMBINING)
+    return _patterns(text)[0].sub("", text)
 
 
 def stem(token: str) -> str:
@@ -96,7 +115,8 @@ def stem(token: str) -> str:
 
 
 def _learn(word: str) -> str:
-    term = stem(word) if word not in STOPWORDS and (len(word) > 1 or word.isdigit()) else ""
+    w = word if word.isascii() else _patterns(word)[0].sub("", word)
+    term = stem(w) if w and w not in STOPWORDS and (len(w) > 1 or w.isdigit()) else ""
     if len(_TERMS) < _TERMS_MAX:
         _TERMS[word] = term
     return term
@@ -104,8 +124,14 @@ def _learn(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Content-word stems of `text`: folded, stop words dropped."""
+    text = text.lower()
+    if text.isascii():
+        words = _TOKEN.findall(text)
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        words = _patterns(text)[1].findall(text)
     terms = _TERMS
-    out = [terms[w] if w in terms else _learn(w) for w in _TOKEN.findall(fold(text))]
+    out = [terms[w] if w in terms else _learn(w) for w in words]
     return [t for t in out if t]
 
 
