@@ -421,6 +421,9 @@ def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
         cols = [meta[k] for k in ("titles", "dates", "urls", "sources", "hashes")]
         text_at = np.asarray(meta["text_at"], np.int64).reshape(-1, 2)
     except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
+        gone = [f for f in entry.files if not (folder / f).exists()]
+        if gone:  # deleted under us (a compaction committed meanwhile): the caller re-reads the manifest
+            raise FileNotFoundError(f"{entry.name}/{gone[0]}") from None
         raise QAIndexError(f"index {path}: segment {entry.name} is damaged ({str(e).splitlines()[0][:160]}); "
                            f"{rebuild_hint(path)}") from None
     n = entry.articles

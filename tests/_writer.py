@@ -20,6 +20,7 @@ def article(name: str, i: int) -> Article:
 def main() -> None:
     path, name, count, mode = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
     idx = Index.open(path, embedder=FakeEmbedder())
+    print("ready", flush=True)
     for i in range(count):
         if mode == "add" or i % 3:
             idx.add([article(name, i)])
@@ -28,7 +29,7 @@ def main() -> None:
             removed = idx.remove([f"{name}-{i - 1}"])
             for r in removed:
                 print(f"removed {r}", flush=True)
-        if mode == "compact" and i % 4 == 3:
+        if mode == "compact" and i % 2 == 1:
             idx.compact()
             print("compacted", flush=True)
         time.sleep(0.001)
