@@ -148,7 +148,7 @@ class DenseSegment:
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True) -> "DenseSegment":
-        """Open a saved segment: vectors memory-mapped (unless `mmap=False`), FAISS part read; sizes checked."""
+        """Open a saved segment: vectors and FAISS lists memory-mapped (unless `mmap=False`); sizes checked."""
         folder = Path(folder)
         try:
             meta = json.loads((folder / "dense.json").read_text("utf-8"))
@@ -159,7 +159,10 @@ class DenseSegment:
             if meta["index"] != "exact":
                 import faiss
 
-                ann = faiss.read_index(str(folder / "dense.faiss"))
+                # IVF lists memory-mapped read-only: loading costs no copy, and only the probed
+                # lists are paged in (file-backed, so shared and reclaimable).
+                flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+                ann = faiss.read_index(str(folder / "dense.faiss"), flags)
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"dense segment {folder} is unreadable ({e}); rebuild the index") from None
         if vectors.shape != (meta["rows"], meta["dim"]) or vectors.dtype != np.float32 or (

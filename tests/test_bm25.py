@@ -67,7 +67,8 @@ def real_texts() -> list[str]:
 
 
 TRICKY = ["Roemenië, Ærø, ﬁnancieel, Ⅻ, x², ½, İstanbul, ǅemal, Å, Zürich, naïve café — São Paulo 2018-04",
-          "a b 7 ik ben de 1 2 van ʼt, koningingen, wandelingen, houses, horses, ŞİŞLİ, Ελληνικά, 東京 ١٢٣"]
+          "a b 7 ik ben de 1 2 van ʼt, koningingen, wandelingen, houses, horses, ŞİŞLİ, Ελληνικά, 東京 ١٢٣",
+          "x\u0483y \u05b0a\u0301b \u0301 - \u0301x ठि मराठी שָׁלוֹם"]  # marks outside U+0300-036F
 
 
 def test_tokens_identical_to_original():
