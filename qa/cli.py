@@ -161,7 +161,7 @@ def _check_index_apart(index: Path, paths: Sequence[Path]) -> None:
 def cmd_compact(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     idx = Index.load(args.index)
-    before = len(idx._manifest.segments) if idx._manifest else 0
+    before = idx.segments
     merged = idx.compact()
     print(f"merged {merged} of {before} segments in {time.perf_counter() - t0:.1f} s; "
           f"{len(idx.articles())} articles, {len(idx)} chunks in {args.index}")

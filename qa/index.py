@@ -17,6 +17,7 @@ to embed, and gives the answer step sentence vectors for free. BM25 works on who
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -270,7 +271,7 @@ class Index:
                 segs = {}
                 for e in m.segments:
                     old = self._segments.get(e.name)
-                    segs[e.name] = replace_entry(old, e) if old is not None else self._store.segment(e, self.embedder.dim)
+                    segs[e.name] = _with_entry(old, e) if old is not None else self._store.segment(e, self.embedder.dim)
             except FileNotFoundError as e:
                 if self._store.stamp() == stamp:  # not a compaction racing us: the file is really gone
                     raise QAIndexError(f"index {self.path} is incomplete: {e} is missing; "
@@ -297,6 +298,11 @@ class Index:
                 self._reload(m)
             else:
                 self._stamp = stamp
+
+    @property
+    def segments(self) -> int:
+        """How many segments the shown generation has (0 for a new index)."""
+        return len(self._manifest.segments) if self._manifest else 0
 
     @property
     def generation(self) -> int | None:
@@ -526,8 +532,6 @@ class Index:
                 return len(window)
         finally:
             if tmp is not None:
-                import shutil
-
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def check(self) -> list[str]:
@@ -549,8 +553,7 @@ class Index:
                     a = Article(seg.ids[r], seg.titles[r], text, seg.dates[r], seg.urls[r], seg.sources[r])
                     if a.hash != seg.hashes[r]:
                         problems.append(f"{seg.name}: article {seg.ids[r]!r} does not match its content hash")
-                n = np.bincount(seg.chunks[:, 0], minlength=len(seg.ids)) if len(seg.chunks) else None
-                if n is not None and len(seg.chunks) and (seg.chunks[:, 2] >= seg.chunks[:, 3]).any():
+                if len(seg.chunks) and (seg.chunks[:, 2] >= seg.chunks[:, 3]).any():
                     problems.append(f"{seg.name}: a chunk has an empty or reversed span")
             return problems
 
@@ -692,7 +695,7 @@ class Index:
             return out
 
 
-def replace_entry(seg: Segment, entry: SegmentEntry) -> Segment:
+def _with_entry(seg: Segment, entry: SegmentEntry) -> Segment:
     """The same loaded segment under a newer manifest entry (new tombstones)."""
     if seg.entry == entry:
         return seg

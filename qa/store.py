@@ -24,7 +24,6 @@ qa deletes nothing else, and refuses to write into a folder that is not a qa ind
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
@@ -36,7 +35,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -145,7 +144,7 @@ class Manifest:
     segments: tuple[SegmentEntry, ...] = ()
 
     def counts(self) -> dict[str, int]:
-        """Live articles; chunks and sentences including tombstoned ones (exact counts need the segments)."""
+        """Live articles and the number of segments (informational, written into manifest.json)."""
         return {"articles": sum(s.articles - len(s.removed) for s in self.segments),
                 "segments": len(self.segments)}
 
@@ -606,11 +605,3 @@ class Store:
                 elif _sha256(f) != want["sha256"]:
                     problems.append(f"{s.name}/{fname} does not match its SHA-256 in manifest.json")
         return problems
-
-
-def with_segments(m: Manifest, segments: Sequence[SegmentEntry], generation: int | None = None) -> Manifest:
-    return replace(m, generation=m.generation + 1 if generation is None else generation, segments=tuple(segments))
-
-
-def is_stale_error(e: BaseException) -> bool:
-    return isinstance(e, FileNotFoundError) or (isinstance(e, OSError) and e.errno == errno.ENOENT)
