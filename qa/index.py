@@ -96,13 +96,12 @@ class _View:
             rows = np.flatnonzero(alive)
             new_row = np.full(n, -1, np.int64)
             new_row[rows] = art_base + np.arange(len(rows))
-            for r in rows.tolist():
-                ids.append(seg.ids[r])
-                titles.append(seg.titles[r])
-                dates.append(seg.dates[r])
-                urls.append(seg.urls[r])
-                sources.append(seg.sources[r])
-                hashes.append(seg.hashes[r])
+            cols = (seg.ids, seg.titles, seg.dates, seg.urls, seg.sources, seg.hashes)
+            for out, col in zip((ids, titles, dates, urls, sources, hashes), cols):
+                if len(rows) == n:
+                    out.extend(col)  # no tombstones: one C-level copy
+                else:
+                    out.extend([col[r] for r in rows.tolist()])
             art_seg.append(np.full(len(rows), si, np.int32))
             art_local.append(rows)
             c = seg.chunks
@@ -126,7 +125,7 @@ class _View:
             art_base += len(rows)
             sent_base += int(sm.sum())
         self.ids, self.titles, self.dates, self.urls, self.sources, self.hashes = ids, titles, dates, urls, sources, hashes
-        self.row_of = {a: i for i, a in enumerate(ids)}
+        self.row_of = dict(zip(ids, range(len(ids))))
         self.art_seg = np.concatenate(art_seg) if art_seg else np.zeros(0, np.int32)
         self.art_local = np.concatenate(art_local) if art_local else np.zeros(0, np.int64)
         self.art_local_sent = np.concatenate(art_local_sent) if art_local_sent else np.zeros(0, np.int64)
