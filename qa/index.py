@@ -77,71 +77,83 @@ class Update:
 
 
 # ----------------------------------------------------------------------- the search view
+class _Piece:
+    """The live rows of one segment under one set of tombstones (cached: an add or a remove
+    leaves most segments as they were, so a new view only computes pieces for what changed)."""
+
+    def __init__(self, seg: Segment) -> None:
+        n = len(seg.ids)
+        alive = np.ones(n, bool)
+        if seg.entry.removed:
+            alive[list(seg.entry.removed)] = False
+        rows = np.flatnonzero(alive)
+        self.rows = rows
+        self.cols = tuple(list(col) if len(rows) == n else [col[r] for r in rows.tolist()]
+                          for col in (seg.ids, seg.titles, seg.dates, seg.urls, seg.sources, seg.hashes))
+        new_row = np.full(n, -1, np.int64)
+        new_row[rows] = np.arange(len(rows))
+        c, s = seg.chunks, seg.sentences
+        self.chunk_mask = alive[c[:, 0]] if len(c) else np.zeros(0, bool)
+        self.sent_mask = alive[s[:, 0]] if len(s) else np.zeros(0, bool)
+        self.chunks = c[self.chunk_mask].astype(np.int64)  # article column: live row within the piece
+        self.chunks[:, 0] = new_row[self.chunks[:, 0]]
+        self.sents = s[self.sent_mask].astype(np.int64)
+        self.sents[:, 0] = new_row[self.sents[:, 0]]
+        # Sentences of an article are contiguous: its first one, physical (for the vectors) and live.
+        self.art_local_sent = np.searchsorted(s[:, 0], rows, side="left") if len(s) else np.zeros(len(rows), np.int64)
+        self.sent_lo = np.searchsorted(self.sents[:, 0], np.arange(len(rows)), side="left")
+        self.sent_hi = np.searchsorted(self.sents[:, 0], np.arange(len(rows)), side="right")
+        self.chunk_count = np.bincount(self.chunks[:, 0], minlength=len(rows)) if len(self.chunks) \
+            else np.zeros(len(rows), np.int64)
+
+
+def _cat(parts: Sequence[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
+
+
 class _View:
     """Search structures over the live rows of a list of segments (tombstoned rows left out),
     in segment order: the same rows, in the same order, as a fresh build of the live articles."""
 
-    def __init__(self, segments: Sequence[Segment], dim: int) -> None:
+    def __init__(self, segments: Sequence[Segment], dim: int, pieces: dict | None = None) -> None:
         self.segments = list(segments)
-        ids, titles, dates, urls, sources, hashes = [], [], [], [], [], []
-        art_seg, art_local, art_local_sent = [], [], []
-        ch, se, sent_global, chunk_live, sent_live = [], [], [], [], []
-        art_base = sent_base = 0
-        self.chunk_masks: list[np.ndarray] = []
-        for si, seg in enumerate(self.segments):
-            n = len(seg.ids)
-            alive = np.ones(n, bool)
-            if seg.entry.removed:
-                alive[list(seg.entry.removed)] = False
-            rows = np.flatnonzero(alive)
-            new_row = np.full(n, -1, np.int64)
-            new_row[rows] = art_base + np.arange(len(rows))
-            cols = (seg.ids, seg.titles, seg.dates, seg.urls, seg.sources, seg.hashes)
-            for out, col in zip((ids, titles, dates, urls, sources, hashes), cols):
-                if len(rows) == n:
-                    out.extend(col)  # no tombstones: one C-level copy
-                else:
-                    out.extend([col[r] for r in rows.tolist()])
-            art_seg.append(np.full(len(rows), si, np.int32))
-            art_local.append(rows)
-            c = seg.chunks
-            cm = alive[c[:, 0]] if len(c) else np.zeros(0, bool)
-            self.chunk_masks.append(cm)
-            chunk_live.append(cm)
-            c = c[cm].astype(np.int64)
-            c[:, 0] = new_row[c[:, 0]]
-            ch.append(c)
-            s = seg.sentences
-            sm = alive[s[:, 0]] if len(s) else np.zeros(0, bool)
-            sent_live.append(sm)
-            g = np.full(len(s), -1, np.int64)
-            g[sm] = sent_base + np.arange(int(sm.sum()))
-            sent_global.append(g)
-            local_lo = np.searchsorted(s[:, 0], rows, side="left") if len(s) else np.zeros(len(rows), np.int64)
-            art_local_sent.append(local_lo)
-            s = s[sm].astype(np.int64)
-            s[:, 0] = new_row[s[:, 0]]
-            se.append(s)
-            art_base += len(rows)
-            sent_base += int(sm.sum())
-        self.ids, self.titles, self.dates, self.urls, self.sources, self.hashes = ids, titles, dates, urls, sources, hashes
-        self.row_of = dict(zip(ids, range(len(ids))))
-        self.art_seg = np.concatenate(art_seg) if art_seg else np.zeros(0, np.int32)
-        self.art_local = np.concatenate(art_local) if art_local else np.zeros(0, np.int64)
-        self.art_local_sent = np.concatenate(art_local_sent) if art_local_sent else np.zeros(0, np.int64)
-        self.chunks = np.concatenate(ch) if ch else np.zeros((0, 6), np.int64)  # art, pos, start, end, fu, lu
-        self.sents = np.concatenate(se) if se else np.zeros((0, 3), np.int64)  # art, start, end
-        self.sent_global = sent_global
-        na = len(ids)
-        self.sent_lo = np.searchsorted(self.sents[:, 0], np.arange(na), side="left")
-        self.sent_hi = np.searchsorted(self.sents[:, 0], np.arange(na), side="right")
-        self.chunk_count = np.bincount(self.chunks[:, 0], minlength=na) if len(self.chunks) else np.zeros(na, np.int64)
+        cache = pieces if pieces is not None else {}
+        ps = []
+        for seg in self.segments:
+            key = (seg.name, seg.entry.removed)
+            if key not in cache:
+                cache[key] = _Piece(seg)
+            ps.append(cache[key])
+        for key in [k for k in cache if k not in {(sg.name, sg.entry.removed) for sg in self.segments}]:
+            del cache[key]  # pieces of segments (or tombstone sets) that are gone
+        self.pieces = cache
+        cols: list[list] = [[] for _ in range(6)]
+        for p in ps:
+            for out, col in zip(cols, p.cols):
+                out.extend(col)
+        self.ids, self.titles, self.dates, self.urls, self.sources, self.hashes = cols
+        self.row_of = dict(zip(self.ids, range(len(self.ids))))
+        n_art = np.array([len(p.rows) for p in ps], np.int64)
+        art_base = np.concatenate([[0], np.cumsum(n_art)])[:-1].astype(np.int64)
+        n_sent = np.array([len(p.sents) for p in ps], np.int64)
+        sent_base = np.concatenate([[0], np.cumsum(n_sent)])[:-1].astype(np.int64)
+        i64 = np.zeros(0, np.int64)
+        self.art_seg = np.repeat(np.arange(len(ps), dtype=np.int64), n_art)
+        self.art_local = _cat([p.rows for p in ps], i64)
+        self.art_local_sent = _cat([p.art_local_sent for p in ps], i64)
+        self.chunks = _cat([p.chunks for p in ps], np.zeros((0, 6), np.int64))  # art, pos, start, end, fu, lu
+        self.chunks[:, 0] += np.repeat(art_base, [len(p.chunks) for p in ps]) if ps else i64
+        self.sents = _cat([p.sents for p in ps], np.zeros((0, 3), np.int64))  # art, start, end
+        self.sents[:, 0] += np.repeat(art_base, n_sent) if ps else i64
+        self.sent_lo = _cat([p.sent_lo + b for p, b in zip(ps, sent_base)], i64)
+        self.sent_hi = _cat([p.sent_hi + b for p, b in zip(ps, sent_base)], i64)
+        self.chunk_count = _cat([p.chunk_count for p in ps], i64)
         self.dim = dim
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
         # BM25 and dense search work on physical rows (every row of every segment, tombstoned
         # ones masked out); these map them to and from the live rows used here.
-        live_c = np.concatenate(chunk_live) if chunk_live else np.zeros(0, bool)
-        live_s = np.concatenate(sent_live) if sent_live else np.zeros(0, bool)
+        live_c = _cat([p.chunk_mask for p in ps], np.zeros(0, bool))
+        live_s = _cat([p.sent_mask for p in ps], np.zeros(0, bool))
         self.chunk_phys = np.flatnonzero(live_c)
         self.chunk_live = np.full(len(live_c), -1, np.int64)
         self.chunk_live[self.chunk_phys] = np.arange(len(self.chunk_phys))
@@ -218,7 +230,8 @@ class Index:
         self._manifest: Manifest | None = None  # None: new, nothing written yet
         self._stamp: tuple[int, int, int] | None = None
         self._segments: dict[str, Segment] = {}
-        self._view = _View([], self.embedder.dim)
+        self._pieces: dict = {}  # (segment name, tombstones) -> _Piece, reused across generations
+        self._view = _View([], self.embedder.dim, self._pieces)
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -280,7 +293,7 @@ class Index:
             self._segments = segs
             self._manifest = m
             self._stamp = stamp
-            self._view = _View([segs[e.name] for e in m.segments], self.embedder.dim)
+            self._view = _View([segs[e.name] for e in m.segments], self.embedder.dim, self._pieces)
             return
         raise QAIndexError(f"index {self.path} keeps changing while being loaded; try again")
 
