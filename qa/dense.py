@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 EXACT_MAX = 65_536
 #: FAISS factory description of the compressed index; "{nlist}" is filled in from the size.
 COMPRESSED = "IVF{nlist},SQ8"
-#: Lists probed per query (recall@10 against exact, with re-scoring: see docs/scale.md).
+#: Lists probed per query when not given (`nprobe_for`); stored per segment in dense.json.
 NPROBE = 32
 #: Re-scored shortlist: this many times k candidates, at least `SHORTLIST_MIN`.
 SHORTLIST_FACTOR = 4
@@ -49,6 +49,12 @@ SEGMENT_FILES = ("vectors.npy", "dense.json")  # plus "dense.faiss" for compress
 def nlist_for(n: int) -> int:
     """IVF lists for `n` vectors: about sqrt(n), a power of two (k-means training stays minutes at 3.5M)."""
     return int(2 ** max(4, round(np.log2(max(n, 1) ** 0.5))))
+
+
+def nprobe_for(nlist: int) -> int:
+    """Lists to probe: measured on the bench data for recall@10 >= 0.99 on real questions with
+    re-scoring (docs/scale.md): 512 lists need 64 (0.995; 32 gave 0.988), 2,048 need 32 (0.995)."""
+    return 64 if nlist <= 1024 else NPROBE
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,11 @@ class DenseSegment:
 
     @classmethod
     def build(cls, vectors: np.ndarray, exact_max: int = EXACT_MAX, description: str = COMPRESSED,
-              nprobe: int = NPROBE, seed: int = 0, batch: int = 131_072) -> "DenseSegment":
-        """A segment over `vectors` (may be a memory map); trains the compressed index from `exact_max` rows on."""
+              nprobe: int | None = None, seed: int = 0, batch: int = 131_072) -> "DenseSegment":
+        """A segment over `vectors` (may be a memory map); trains the compressed index from `exact_max` rows on.
+
+        `description` is a FAISS factory string ("{nlist}" is filled in); `nprobe` defaults to `nprobe_for`.
+        """
         vectors = vectors if vectors.dtype == np.float32 else np.asarray(vectors, np.float32)
         n, d = vectors.shape
         if n < exact_max:
@@ -115,7 +124,7 @@ class DenseSegment:
         ann.train(np.ascontiguousarray(vectors[sample]))
         for lo in range(0, n, batch):
             ann.add(np.ascontiguousarray(vectors[lo:lo + batch]))
-        return cls(vectors, ann, desc, nprobe)
+        return cls(vectors, ann, desc, nprobe if nprobe is not None else nprobe_for(nlist))
 
     # ---------------------------------------------------------------- files
     def save(self, folder: str | Path) -> list[str]:
