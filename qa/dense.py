@@ -38,7 +38,7 @@ COMPRESSED = "IVF{nlist},SQ8"
 #: Lists probed per query when not given (`nprobe_for`); stored per segment in dense.json.
 NPROBE = 32
 #: Re-scored shortlist: this many times k candidates, at least `SHORTLIST_MIN`.
-SHORTLIST_FACTOR = 4
+SHORTLIST_FACTOR = 2
 SHORTLIST_MIN = 256
 #: Allowed subsets up to this many rows (or under 1/8 of a segment) are searched exactly.
 SUBSET_EXACT_MAX = 200_000
@@ -85,6 +85,14 @@ class DenseSegment:
         self.ann = ann
         self.description = description
         self.nprobe = nprobe
+        # Shortlist rows of a compressed segment on disk are read with pread, not through the
+        # memory map: pages touched through a map count in RSS (with readahead, 128 KiB per
+        # row), so a long-running process would end up holding the whole float file.
+        self._fd: int | None = None
+        self._offset = 0
+        if ann is not None and isinstance(vectors, np.memmap) and vectors.filename and vectors.flags.c_contiguous:
+            self._fd = os.open(vectors.filename, os.O_RDONLY)
+            self._offset = int(vectors.offset)
         if ann is not None:
             if ann.ntotal != len(vectors) or ann.d != vectors.shape[1]:
                 raise ValueError(f"FAISS index holds {ann.ntotal}x{ann.d}, vectors are {vectors.shape}")
@@ -93,6 +101,26 @@ class DenseSegment:
 
     def __len__(self) -> int:
         return len(self.vectors)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Float32 vectors of the segment rows `ids` (read by offset for compressed segments on disk)."""
+        ids = np.asarray(ids, np.int64)
+        if self._fd is None:
+            return np.asarray(self.vectors[ids], np.float32)
+        size = self.dim * 4
+        out = np.empty((len(ids), self.dim), np.float32)
+        buf = out.reshape(-1).view(np.uint8)
+        for i, r in enumerate(ids.tolist()):
+            data = os.pread(self._fd, size, self._offset + r * size)
+            if len(data) != size:
+                raise ValueError(f"dense vectors file {self.vectors.filename} is shorter than its header says")
+            buf[i * size:(i + 1) * size] = np.frombuffer(data, np.uint8)
+        return out
 
     @property
     def dim(self) -> int:
@@ -216,8 +244,8 @@ class DenseSegment:
         ids = ids[0][ids[0] >= 0]
         if len(ids) < min(k, count):  # the probed lists held too few allowed rows: be exact instead
             return self._exact(q, k, np.flatnonzero(mask) if mask is not None else None, mask)
-        ids = np.sort(ids)  # ascending rows read the memory map front to back
-        sims = np.asarray(self.vectors[ids] @ q, np.float32)
+        ids = np.sort(ids)  # ascending rows read the file front to back
+        sims = self.rows(ids) @ q
         best = _top(sims, k)
         return DenseHits(ids[best].astype(np.int64), sims[best])
 
@@ -278,7 +306,7 @@ class DenseIndex:
         seg_of = np.searchsorted(self._offsets, rows, side="right") - 1
         for s in np.unique(seg_of).tolist():
             sel = np.flatnonzero(seg_of == s)
-            out[sel] = self._segs[s].vectors[rows[sel] - self._offsets[s]]
+            out[sel] = self._segs[s].rows(rows[sel] - self._offsets[s])
         return out
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> DenseHits:
