@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +186,10 @@ class ReplayEmbedder:
         return self._real.query(texts)
 
     def passage(self, texts, progress=False):
-        return noisy(np.stack([self._v[t] for t in texts]), self._rng)
+        # A sentence not in the corpus (e.g. of the added article) gets a known sentence's vector.
+        known = list(self._v.values())
+        base = [self._v[t] if t in self._v else known[zlib.crc32(t.encode()) % len(known)] for t in texts]
+        return noisy(np.stack(base), self._rng)
 
 
 def sentence_vectors(arts: list[Article] | None = None, data: Path = Path("/tmp/scale")) -> dict[str, np.ndarray]:

