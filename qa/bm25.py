@@ -316,6 +316,7 @@ class BM25:
         self._offsets = np.zeros(1, np.int64)
         self._live: np.ndarray | None = None
         self._stats: tuple[int, float] | None = None  # (live documents, average length)
+        self._norm: np.ndarray | None = None  # see _norms
         self._lengths: np.ndarray | None = None  # all segments' lengths, concatenated
         self._dfs: dict[str, int] = {}  # term -> live document frequency, cleared on any change
         self._scratch: np.ndarray | None = None  # zeroed buffer for top(); see _take_scratch
@@ -341,6 +342,7 @@ class BM25:
         self._offsets = np.concatenate([[0], np.cumsum([len(s) for s in self._segs], dtype=np.int64)]).astype(np.int64)
         self._lengths = None
         self._stats = None
+        self._norm = None
         self._dfs = {}
 
     def add_segment(self, segment: LexicalSegment, live: np.ndarray | None = None) -> None:
@@ -353,6 +355,7 @@ class BM25:
             head = np.ones(self.n_rows - len(segment), bool) if old is None else old
             self._live = np.concatenate([head, tail])
         self._stats = None
+        self._norm = None
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask: `live[row]` False marks a deleted row; None = all live."""
@@ -363,6 +366,7 @@ class BM25:
             live = None if live.all() else live.copy()
         self._live = live
         self._stats = None
+        self._norm = None
         self._dfs = {}
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
@@ -477,12 +481,18 @@ class BM25:
                 out.append((locs, np.float32(self._idf_of(df))))
         return out
 
+    def _norms(self) -> np.ndarray:
+        """k1 * (1 - b + b * length / avgdl) per physical row, float32 (recomputed when statistics change)."""
+        if self._norm is None:
+            _, avgdl = self._collection()
+            k1, b = np.float32(self.k1), np.float32(self.b)
+            self._norm = k1 * (np.float32(1) - b + b * (self._all_lengths().astype(np.float32) / np.float32(avgdl)))
+        return self._norm
+
     def _term_scores(self, rows: np.ndarray, tf: np.ndarray, idf: np.float32) -> np.ndarray:
         """BM25 term scores (float32) of postings `rows` with frequencies `tf`."""
-        _, avgdl = self._collection()
-        k1, b = np.float32(self.k1), np.float32(self.b)
-        norm = k1 * (np.float32(1) - b + b * (self._all_lengths()[rows].astype(np.float32) / np.float32(avgdl)))
-        return idf * tf * (k1 + np.float32(1)) / (tf + norm)
+        k1 = np.float32(self.k1)
+        return idf * tf * (k1 + np.float32(1)) / (tf + self._norms()[rows])
 
     def _accumulate(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(physical rows, BM25 scores) of every live document matching a term of `query`."""
