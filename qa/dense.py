@@ -229,10 +229,12 @@ class DenseSegment:
         best = _top(sims, k)
         return DenseHits(best.astype(np.int64), sims[best])
 
-    def search(self, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> DenseHits:
+    def search(self, q: np.ndarray, k: int, mask: np.ndarray | None = None,
+               packed: np.ndarray | None = None) -> DenseHits:
         """The `k` rows (of this segment) with the largest inner product with `q`, exact scores.
 
-        `mask` (bool per row) limits the search to its True rows (live and allowed).
+        `mask` (bool per row) limits the search to its True rows (live and allowed); `packed`
+        may give it as `np.packbits(mask, bitorder="little")` already (saves that per query).
         """
         n = len(self)
         count = n if mask is None else int(mask.sum())
@@ -247,7 +249,7 @@ class DenseSegment:
         params = faiss.SearchParametersIVF(nprobe=self.nprobe) if hasattr(self.ann, "nprobe") \
             else faiss.SearchParameters()
         if mask is not None and count < n:
-            bits = np.packbits(mask, bitorder="little")
+            bits = packed if packed is not None else np.packbits(mask, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
         _, ids = self.ann.search(np.ascontiguousarray(q[None, :], np.float32), want, params=params)
         ids = ids[0][ids[0] >= 0]
@@ -292,6 +294,7 @@ class DenseIndex:
         self._offsets = np.append(self._offsets, self._offsets[-1] + len(segment))
         if self._live is not None:
             self._live = np.concatenate([self._live, np.ones(len(segment), bool)])
+        self._packed = {}
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask (bool per physical row, False = deleted); None = all live."""
@@ -301,6 +304,7 @@ class DenseIndex:
                 raise ValueError(f"live mask has {live.shape[0]} entries, the dense index has {self.n_rows} rows")
             live = None if live.all() else live.copy()
         self._live = live
+        self._packed: dict[int, np.ndarray] = {}  # segment -> its live mask as FAISS bitmap
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mark physical `rows` deleted (tombstones)."""
@@ -331,7 +335,12 @@ class DenseIndex:
         rows, scores = [], []
         for s, seg in enumerate(self._segs):
             lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-            hits = seg.search(q, k, None if mask is None else mask[lo:hi])
+            packed = None
+            if allowed is None and mask is not None and seg.compressed:  # the deletion mask alone: cached
+                packed = self._packed.get(s)
+                if packed is None:
+                    packed = self._packed[s] = np.packbits(mask[lo:hi], bitorder="little")
+            hits = seg.search(q, k, None if mask is None else mask[lo:hi], packed)
             rows.append(hits.rows + lo)
             scores.append(hits.scores)
         if not rows:

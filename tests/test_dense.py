@@ -93,6 +93,11 @@ def test_deletions_and_allowed_subsets_equal_brute_force(data):
         got = idx.search(q, 10).rows
         assert not (~live[got]).any()
         assert len(set(got.tolist()) & set(brute(vecs, q, 10, live).tolist())) >= 9
+    wide = rng.random(len(vecs)) < 0.6  # a wide filter on the compressed segment: FAISS selector
+    for q in qs[:20]:
+        got = idx.search(q, 10, allowed=wide).rows
+        assert (live & wide)[got].all()
+        assert len(set(got.tolist()) & set(brute(vecs, q, 10, live & wide).tolist())) >= 9
     np.testing.assert_array_equal(idx.vectors([4500, 3, 1499, 1500]), vecs[[4500, 3, 1499, 1500]])
 
 
