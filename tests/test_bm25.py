@@ -151,6 +151,25 @@ def test_legacy_add_keep_and_top(tmp_path):
     assert set(rows.tolist()) == set(np.flatnonzero(allowed & (full > 0)).tolist())
 
 
+def test_top_with_pruning_equals_exhaustive_ranking():
+    texts = real_texts()
+    bm = BM25(segments=[LexicalSegment.build(texts[:150]), LexicalSegment.build(texts[150:])])
+    bm.delete(range(0, len(texts), 7))
+    allowed = np.arange(bm.n_rows) % 3 != 1
+    queries = [t[:n] for t in texts[::13] for n in (25, 120)] + ["de la que el en los", "Wie leidde de actie?"]
+    pruned = 0
+    for q in queries:
+        full = bm.scores(q)
+        for n, mask in ((1, None), (5, None), (20, None), (10, allowed)):
+            sc_all = full if mask is None else np.where(mask, full, 0)
+            want = [r for r in np.lexsort((np.arange(len(sc_all)), -sc_all)) if sc_all[r] > 0][:n]
+            rows, sc = bm.top(q, n, allowed=mask)
+            assert rows.tolist() == want, q
+            np.testing.assert_array_equal(sc, full[rows])
+        pruned += len(bm.top(q, 5)[0]) == 5
+    assert pruned > len(queries) // 2
+
+
 def test_damaged_segment_is_reported(tmp_path):
     LexicalSegment.build(["een twee drie vier", "vijf zes zeven"]).save(tmp_path)
     data = (tmp_path / "bm25.docs.npy").read_bytes()
