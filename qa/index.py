@@ -232,6 +232,7 @@ class Index:
         self._segments: dict[str, Segment] = {}
         self._pieces: dict = {}  # (segment name, tombstones) -> _Piece, reused across generations
         self._view = _View([], self.embedder.dim, self._pieces)
+        self._old_view = self._view
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -293,6 +294,9 @@ class Index:
             self._segments = segs
             self._manifest = m
             self._stamp = stamp
+            # Kept one generation: an answer being built from passages of the previous view can
+            # still read their article and sentence vectors after another process removed it.
+            self._old_view = self._view
             self._view = _View([segs[e.name] for e in m.segments], self.embedder.dim, self._pieces)
             return
         raise QAIndexError(f"index {self.path} keeps changing while being loaded; try again")
@@ -593,15 +597,21 @@ class Index:
     def article(self, article_id: str) -> Article:
         """One article, its text read from disk. KeyError if it is not in the index."""
         with self._lock:
-            v = self._view
+            v = self._view_of(article_id)
             r = v.row_of[article_id]
             return Article(v.ids[r], v.titles[r], v.text(r), v.dates[r], v.urls[r], v.sources[r])
+
+    def _view_of(self, article_id: str) -> _View:
+        """The current view, or the previous one if the article was removed in between."""
+        if article_id in self._view.row_of or article_id not in self._old_view.row_of:
+            return self._view
+        return self._old_view
 
     def sentence_scores(self, query_vector: np.ndarray, article_id: str, start: int = 0,
                         end: int | None = None) -> list[tuple[int, int, float]]:
         """The sentences of an article inside [start, end) as (start, end, cosine to `query_vector`)."""
         with self._lock:
-            v = self._view
+            v = self._view_of(article_id)
             r = v.row_of[article_id]
             lo, hi = int(v.sent_lo[r]), int(v.sent_hi[r])
             spans = v.sents[lo:hi, 1:3]

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, FakeEmbedder
@@ -87,6 +88,11 @@ def test_readers_follow_other_writers(tmp_path):
     assert [p.article_id for p in a.search("Peeters1 Peeters2", k=5)] == ["a2"]
     b.add([art(3)])
     assert {x.id for x in a.articles()} == {"a2", "a3"}
+    hit = a.search("Peeters3", k=1)[0]
+    b.remove(["a3"])  # removed by another process while an answer is being put together
+    assert a.search("Peeters3 Peeters2", k=5)[0].article_id == "a2"  # a has moved on
+    assert a.article("a3").text.startswith("Het nieuws nummer 3")  # but the passage it returned still reads
+    assert a.sentence_scores(np.ones(64, np.float32), "a3", hit.start, hit.end)
 
 
 def test_stale_writer_reapplies_instead_of_overwriting(tmp_path):

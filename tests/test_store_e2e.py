@@ -92,6 +92,12 @@ def test_kill_9_during_index_then_every_command_works(seed_index_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     listed = qa("list", "--index", ix).stdout
     assert all(i in listed for i in ids[1:]) and ids[0] not in listed and SEED_ID in listed
+    r = qa("compact", "--index", ix)
+    assert r.returncode == 0 and "merged" in r.stdout, r.stderr
+    assert len([n for n in os.listdir(ix) if n.startswith("seg-")]) == 1
+    r = qa("check", "--index", ix)
+    assert r.returncode == 0 and "every checksum matches" in r.stdout
+    assert qa("list", "--index", ix).stdout == listed
 
 
 def test_format_1_index_is_refused_then_rebuilt(tmp_path):
