@@ -233,6 +233,7 @@ class LexicalSegment:
             if keep is not None and len(keep) != len(seg):
                 raise ValueError(f"live mask {i} has {len(keep)} entries for a segment of {len(seg)} documents")
             lives.append(None if keep is None or keep.all() else keep)
+        log.debug("merging %d BM25 segments (%d postings)", len(segments), sum(seg.postings for seg in segments))
         union = sorted(set().union(*(seg.terms for seg in segments)))
         pos = {t: i for i, t in enumerate(union)}
         gids = [np.fromiter((pos[t] for t in seg.terms), np.int64, len(seg.terms)) for seg in segments]

@@ -157,6 +157,7 @@ class DenseSegment:
         nlist = getattr(faiss.extract_index_ivf(ann), "nlist", 0) if "IVF" in desc else 0
         rng = np.random.default_rng(seed)
         sample_n = min(n, max(50 * nlist, 65_536))
+        log.info("training %s on %d of %d vectors", desc, sample_n, n)
         sample = np.sort(rng.choice(n, sample_n, replace=False))
         ann.train(np.ascontiguousarray(vectors[sample]))
         for lo in range(0, n, batch):
