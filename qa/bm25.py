@@ -225,41 +225,72 @@ class LexicalSegment:
         `live[i]` (bool per document of segment i, or None for all) drops deleted documents, so
         compaction is a merge with the tombstones applied.
         """
-        union = sorted(set().union(*(s.terms for s in segments)))
-        pos = {t: i for i, t in enumerate(union)}
-        tids, docs, tfs, lengths = [], [], [], []
-        base = 0
-        for i, s in enumerate(segments):
-            keep = None if live is None or live[i] is None else np.asarray(live[i], bool)
-            if keep is not None and len(keep) != len(s):
-                raise ValueError(f"live mask {i} has {len(keep)} entries for a segment of {len(s)} documents")
-            gid = np.fromiter((pos[t] for t in s.terms), np.int64, len(s.terms))
-            t = np.repeat(gid, np.diff(np.asarray(s.indptr)))
-            d = np.asarray(s.docs, np.int64)
-            f = np.asarray(s.tf)
-            if keep is not None:
-                renum = np.cumsum(keep) - 1
-                sel = keep[d]
-                t, d, f = t[sel], renum[d[sel]], f[sel]
-                lengths.append(np.asarray(s.lengths)[keep])
-            else:
-                lengths.append(np.asarray(s.lengths))
-            tids.append(t)
-            docs.append(d + base)
-            tfs.append(f)
-            base += len(lengths[-1])
         if not segments:
             return cls.build([])
-        seg = cls._from_pairs(union, np.concatenate(tids), np.concatenate(docs), np.concatenate(tfs),
-                              np.concatenate(lengths))
+        lives: list[np.ndarray | None] = []
+        for i, seg in enumerate(segments):
+            keep = None if live is None or live[i] is None else np.asarray(live[i], bool)
+            if keep is not None and len(keep) != len(seg):
+                raise ValueError(f"live mask {i} has {len(keep)} entries for a segment of {len(seg)} documents")
+            lives.append(None if keep is None or keep.all() else keep)
+        log.debug("merging %d BM25 segments (%d postings)", len(segments), sum(seg.postings for seg in segments))
+        union = sorted(set().union(*(seg.terms for seg in segments)))
+        pos = {t: i for i, t in enumerate(union)}
+        gids = [np.fromiter((pos[t] for t in seg.terms), np.int64, len(seg.terms)) for seg in segments]
+        # Postings of one term stay in segment order (documents ascending), so every surviving
+        # posting has a computable destination: no global sort, and memory stays near the output.
+        kept: list[np.ndarray | None] = []  # per segment: cumulative count of kept postings
+        counts: list[np.ndarray] = []  # per segment: kept postings of each of its terms
+        df = np.zeros(len(union), np.int64)
+        for i, seg in enumerate(segments):
+            indptr = np.asarray(seg.indptr)
+            if lives[i] is None:
+                kept.append(None)
+                counts.append(np.diff(indptr))
+            else:
+                ck = np.cumsum(lives[i][np.asarray(seg.docs)], dtype=np.int64 if seg.postings >= 2**31 else np.int32)
+                kept.append(ck)
+                counts.append(np.diff(np.concatenate([[0], ck])[indptr]))
+            df[gids[i]] += counts[-1]  # a segment's terms are distinct
+        indptr_out = np.zeros(len(union) + 1, np.int64)
+        np.cumsum(df, out=indptr_out[1:])
+        filled = np.zeros(len(union), np.int64)
+        starts = []  # per segment: first output slot of each of its terms
+        for i in range(len(segments)):
+            starts.append(indptr_out[gids[i]] + filled[gids[i]])
+            filled[gids[i]] += counts[i]
+        docs_out = np.empty(int(indptr_out[-1]), np.int32)
+        tf_out = np.empty(int(indptr_out[-1]), np.uint16)
+        lengths, base = [], 0
+        block = 1 << 23
+        for i, seg in enumerate(segments):
+            indptr = np.asarray(seg.indptr)
+            keep, ck = lives[i], kept[i]
+            renum = None if keep is None else np.cumsum(keep, dtype=np.int64) - 1
+            before = None if ck is None else np.concatenate([[0], ck])[indptr[:-1]]
+            for p0 in range(0, seg.postings, block):
+                p = np.arange(p0, min(p0 + block, seg.postings), dtype=np.int64)
+                term = np.searchsorted(indptr, p, side="right") - 1  # local term of each posting
+                d = np.asarray(seg.docs[p0:p0 + len(p)], np.int64)
+                f = np.asarray(seg.tf[p0:p0 + len(p)])
+                if keep is None:
+                    rank = p - indptr[term]
+                else:
+                    sel = keep[d]
+                    term, d, f = term[sel], renum[d[sel]], f[sel]
+                    rank = ck[p[sel]].astype(np.int64) - 1 - before[term]
+                dest = starts[i][term] + rank
+                docs_out[dest] = d + base
+                tf_out[dest] = f
+            lengths.append(np.asarray(seg.lengths) if keep is None else np.asarray(seg.lengths)[keep])
+            base += len(lengths[-1])
         # Terms whose every posting was deleted are dropped, as a fresh build would not have them.
-        df = np.diff(seg.indptr)
+        terms = union
         if (df == 0).any():
             keep_t = np.flatnonzero(df)
-            indptr = np.zeros(len(keep_t) + 1, np.int64)
-            np.cumsum(df[keep_t], out=indptr[1:])
-            seg = cls([union[i] for i in keep_t.tolist()], indptr, seg.docs, seg.tf, seg.lengths)
-        return seg
+            indptr_out = np.concatenate([[0], np.cumsum(df[keep_t])]).astype(np.int64)
+            terms = [union[i] for i in keep_t.tolist()]
+        return cls(terms, indptr_out, docs_out, tf_out, np.concatenate(lengths).astype(np.int32))
 
     def lookup(self, term: str) -> int:
         """The position of `term` in `terms`, or -1."""

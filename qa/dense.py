@@ -157,11 +157,42 @@ class DenseSegment:
         nlist = getattr(faiss.extract_index_ivf(ann), "nlist", 0) if "IVF" in desc else 0
         rng = np.random.default_rng(seed)
         sample_n = min(n, max(50 * nlist, 65_536))
+        log.info("training %s on %d of %d vectors", desc, sample_n, n)
         sample = np.sort(rng.choice(n, sample_n, replace=False))
         ann.train(np.ascontiguousarray(vectors[sample]))
         for lo in range(0, n, batch):
             ann.add(np.ascontiguousarray(vectors[lo:lo + batch]))
         return cls(vectors, ann, desc, nprobe if nprobe is not None else nprobe_for(nlist))
+
+    @classmethod
+    def merge(cls, segments: Sequence["DenseSegment"], live: Sequence[np.ndarray | None] | None,
+              folder: str | Path, batch: int = 131_072, **build: object) -> "DenseSegment":
+        """Compaction: the live rows of `segments`, in order, streamed into `folder/vectors.npy`
+        (never all in memory) and indexed like `build` (compressed from `exact_max` rows on).
+        Call `save(folder)` afterwards to write the FAISS part and dense.json."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        dims = {s.dim for s in segments}
+        if len(dims) != 1:
+            raise ValueError(f"cannot merge dense segments of dimensions {sorted(dims)}")
+        keeps = [None if live is None or live[i] is None else np.asarray(live[i], bool) for i in range(len(segments))]
+        for i, (seg, keep) in enumerate(zip(segments, keeps)):
+            if keep is not None and len(keep) != len(seg):
+                raise ValueError(f"live mask {i} has {len(keep)} entries for a segment of {len(seg)} rows")
+        total = sum(len(s) if k is None else int(k.sum()) for s, k in zip(segments, keeps))
+        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(total, dims.pop()))
+        at = 0
+        for seg, keep in zip(segments, keeps):
+            for lo in range(0, len(seg), batch):
+                part = np.asarray(seg.vectors[lo:lo + batch])
+                if keep is not None:
+                    part = part[keep[lo:lo + batch]]
+                out[at:at + len(part)] = part
+                at += len(part)
+        out.flush()
+        _fsync(folder / "vectors.npy")
+        del out
+        return cls.build(np.load(folder / "vectors.npy", mmap_mode="r"), **build)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- files
     def save(self, folder: str | Path) -> list[str]:

@@ -101,6 +101,19 @@ def test_deletions_and_allowed_subsets_equal_brute_force(data):
     np.testing.assert_array_equal(idx.vectors([4500, 3, 1499, 1500]), vecs[[4500, 3, 1499, 1500]])
 
 
+def test_merge_applies_deletions(tmp_path, data):
+    vecs, qs = data
+    a, b = DenseSegment.build(vecs[:2000]), DenseSegment.build(vecs[2000:])
+    live = np.random.default_rng(2).random(len(vecs)) > 0.2
+    merged = DenseSegment.merge([a, b], [live[:2000], live[2000:]], tmp_path, exact_max=1000, description="SQ8")
+    assert merged.compressed and sorted(merged.save(tmp_path)) == ["dense.faiss", "dense.json", "vectors.npy"]
+    loaded = DenseSegment.load(tmp_path)
+    np.testing.assert_array_equal(np.asarray(loaded.vectors), vecs[live])
+    for q in qs[:10]:
+        got = DenseIndex([loaded]).search(q, 10).rows
+        np.testing.assert_array_equal(np.flatnonzero(live)[got], brute(vecs, q, 10, live))
+
+
 def test_bad_input_is_reported(tmp_path, data):
     vecs, _ = data
     with pytest.raises(ValueError, match="float32"):
