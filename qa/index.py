@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -517,14 +517,9 @@ class Index:
         data = SegmentData(arts, np.concatenate(ch), np.concatenate(se), np.zeros((0, self.embedder.dim), np.float32),
                            LexicalSegment.merge(lex, lex_live))
 
-        def vector_parts() -> Iterator[np.ndarray]:
-            for seg, sm in parts:  # in slices: bounded memory however large the segments
-                for lo in range(0, len(sm), 65536):
-                    keep = np.flatnonzero(sm[lo:lo + 65536])
-                    if len(keep):
-                        yield np.asarray(seg.vectors[lo + keep], np.float32)
-
-        entry, tmp = self._store.new_segment(m.generation + 1, data, vector_parts(), publish=False)
+        # Vectors are streamed from the memory maps by DenseSegment.merge (bounded memory).
+        entry, tmp = self._store.new_segment(m.generation + 1, data, publish=False,
+                                             dense_merge=([seg.dense for seg, _ in parts], [sm for _, sm in parts]))
         try:
             with self._store.locked(), self._lock:
                 now = self._store.read_manifest()

@@ -357,11 +357,13 @@ def _save_npy(f: Path, a: np.ndarray) -> None:
         np.save(fh, a, allow_pickle=False)
 
 
-def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[np.ndarray] | None = None) -> None:
-    """Write a segment's files into `folder` (not fsynced; see `Store.add_segment`).
+def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[np.ndarray] | None = None,
+                        dense_merge: tuple[Sequence[DenseSegment], Sequence[np.ndarray]] | None = None) -> None:
+    """Write a segment's files into `folder` (fsynced by `Store.new_segment`).
 
-    `vector_parts`, when given, are written one after another instead of `data.vectors`, so a
-    compaction never holds all vectors in memory at once.
+    The vectors come from `data.vectors`, or streamed from `vector_parts`, or (compaction) from
+    the live rows of other segments, `dense_merge = (segments, live masks)`; the last two never
+    hold all vectors in memory at once.
     """
     texts = [a.text.encode("utf-8") for a in data.articles]
     at = np.zeros((len(texts), 2), np.int64)
@@ -379,6 +381,9 @@ def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[
     _save_npy(folder / "chunks.npy", np.ascontiguousarray(data.chunks, np.int32).reshape(-1, 6))
     _save_npy(folder / "sentences.npy", np.ascontiguousarray(data.sentences, np.int32).reshape(-1, 3))
     data.lexical.save(folder)
+    if dense_merge is not None:
+        DenseSegment.merge(dense_merge[0], dense_merge[1], folder).save(folder)
+        return
     if vector_parts is None:
         _save_npy(folder / "vectors.npy", np.ascontiguousarray(data.vectors, np.float32))
     else:
@@ -513,7 +518,8 @@ class Store:
         return self.path / f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
 
     def new_segment(self, generation: int, data: SegmentData, vector_parts: Iterable[np.ndarray] | None = None,
-                    *, publish: bool = True) -> tuple[SegmentEntry, Path]:
+                    *, dense_merge: tuple[Sequence[DenseSegment], Sequence[np.ndarray]] | None = None,
+                    publish: bool = True) -> tuple[SegmentEntry, Path]:
         """Write a segment under a temporary name, fsync it and record its sizes and checksums.
 
         With `publish` it is renamed to its final `seg-*` name at once (the caller holds the lock);
@@ -522,7 +528,7 @@ class Store:
         tmp = self._tmp()
         tmp.mkdir()
         try:
-            write_segment_files(tmp, data, vector_parts)
+            write_segment_files(tmp, data, vector_parts, dense_merge)
             files = {}
             for fname in SEGMENT_FILES + tuple(k for k in OPTIONAL_FILES if (tmp / k).exists()):
                 _fsync_file(tmp / fname)
