@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|remove|list|search|ask|serve|eval ...`.
+"""Command line: `qa index|remove|list|search|ask|serve|eval ...` (or `python -m qa ...`).
 
 The only module that prints. Errors are one line on stderr and a non-zero exit status.
 """
@@ -22,12 +22,16 @@ class CliError(Exception):
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR", help="index folder (default: index/)")
+    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR",
+                   help=f"index folder (default: {DEFAULT_INDEX}; set QA_INDEX to change it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa", description="Question answering over news articles.")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="qa", description="Question answering over news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add new and changed articles to the index")
@@ -64,11 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="run the web chat")
+    p = sub.add_parser("serve", help="run the web chat, the JSON API and the OpenAI-compatible endpoint")
     _index_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    p.add_argument("--port", default="7860", help="port (default 7860; 0 picks a free one)")
+    p.add_argument("--auth-file", type=Path, metavar="FILE", help="require the login USER:PASS read from the first "
+                   "line of FILE (or set QA_AUTH=USER:PASS)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (visible to other users in `ps`; "
+                   "prefer --auth-file or QA_AUTH)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="also accept requests whose Host header is NAME (repeatable; default: localhost names "
+                        "only, which blocks DNS rebinding; '*' accepts any)")
     _llm_args(p)
     p.set_defaults(func=cmd_serve)
 
@@ -225,7 +235,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .ui import main_serve
+    from .server import main_serve
 
     return main_serve(args)
 

@@ -222,7 +222,7 @@ class Index:
                  max_words: int = MAX_WORDS, overlap: int = OVERLAP_SENTENCES) -> None:
         """A new, empty index for `path`: its first write replaces whatever qa index is there
         (a folder that is not a qa index is refused). Use `Index.load`/`Index.open` for a saved one."""
-        self.path = Path(path)
+        self._path = Path(path)
         self.embedder: Embedder = embedder or get_embedder(model)
         self.max_words, self.overlap = max_words, overlap
         self._store = Store(self.path)
@@ -314,6 +314,12 @@ class Index:
                 self._reload(m)
             else:
                 self._stamp = stamp
+
+    @property
+    def path(self) -> Path:
+        """The index folder. Read-only: every change is written there at once (to write an index
+        elsewhere, copy the folder and load the copy)."""
+        return self._path
 
     @property
     def segments(self) -> int:

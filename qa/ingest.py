@@ -1,4 +1,4 @@
-"""Read articles from files and folders: .txt, .md, .html, .json and .jsonl.
+"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf and .docx.
 
 Every reader returns `Article` records; a file that cannot be read becomes a `Skipped`
 record with a one-line reason, so one bad file never stops a batch.
@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 log = logging.getLogger(__name__)
 
 #: Extensions the indexer reads; anything else in a folder is reported and skipped.
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx")
 #: One article file larger than this is almost certainly not a news article.
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 #: Bulk feeds may be large, but not unbounded.
@@ -163,6 +163,64 @@ def parse_html(raw: str, source: str, id: str) -> Article:
                    url=get("url") or None, source=source)
 
 
+def _doc_date(value: object) -> str | None:
+    """YYYY-MM-DD of a document's creation datetime, or None."""
+    try:
+        return normalize_date(value.strftime("%Y-%m-%d")) if value is not None else None  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return None
+
+
+def _doc_article(text: str, title: str | None, date: str | None, source: str, id: str, what: str) -> Article:
+    found, body = _split_title(_clean(text))
+    if not body.strip():
+        raise IngestError(what)
+    return Article(id=id, title=(title or "").strip() or found or derive_title(body), text=body, date=date,
+                   source=source)
+
+
+def parse_pdf(data: bytes, source: str, id: str) -> Article:
+    """A PDF with a text layer (pypdf); a scanned PDF without one is refused with the reason."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError("the PDF is password-protected; save an unprotected copy and upload that")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError) as e:
+        raise IngestError(f"not a readable PDF ({type(e).__name__}: {e})") from None
+    title = getattr(meta, "title", None) if meta else None
+    try:
+        created = getattr(meta, "creation_date", None) if meta else None
+    except (ValueError, TypeError):  # a malformed date string in the metadata
+        created = None
+    return _doc_article("\n\n".join(p for p in pages if p), title if isinstance(title, str) else None,
+                        _doc_date(created), source, id,
+                        "the PDF has no text layer (a scanned image?); run OCR on it or upload a text version")
+
+
+def parse_docx(data: bytes, source: str, id: str) -> Article:
+    """A Word .docx document (python-docx): its paragraphs, title and creation date."""
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        doc = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise IngestError(f"not a readable .docx file ({type(e).__name__}); save it again from Word as .docx") from None
+    paras = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
+    props = doc.core_properties
+    return _doc_article("\n\n".join(paras), props.title or None, _doc_date(props.created), source, id,
+                        "the .docx file has no text")
+
+
 def parse_record(rec: object, source: str, fallback_id: str) -> Article:
     """One feed record: `text` required; `title`, `date`, `url`, `id` optional."""
     if not isinstance(rec, dict):
@@ -201,6 +259,11 @@ def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
         limit = MAX_FEED_BYTES if ext in (".json", ".jsonl") else MAX_ARTICLE_BYTES
         if size > limit:
             raise IngestError(f"file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit for {ext} files")
+        if ext in (".pdf", ".docx"):  # binary formats: parsed from bytes, not decoded as text
+            data = path.read_bytes()
+            if not data.strip():
+                raise IngestError("empty file")
+            return [(parse_pdf if ext == ".pdf" else parse_docx)(data, source, id)], []
         raw = _decode(path.read_bytes())
         if ext == ".txt":
             return [parse_txt(raw, source, id)], []

@@ -88,7 +88,8 @@ def test_jsonl_and_json_feeds_with_bad_records(tmp_path):
     ("latin1.txt", "Caf\xe9 in Li\xe8ge".encode("latin-1"), "not valid UTF-8"),
     ("only-date.txt", "date 2018-04\n", "no text"),
     ("bad-date.txt", "date 2018-13\nText.", "impossible month"),
-    ("photo.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("photo.png", b"\x89PNG\r\n", "unsupported file type .png"),
+    ("cut.pdf", b"%PDF-1.4", "not a readable PDF"),
     ("broken.json", "{", "invalid JSON"),
 ])
 def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
