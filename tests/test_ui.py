@@ -339,8 +339,8 @@ def test_upload_progress_remove_and_undo(seed_index_dir, tmp_path, monkeypatch):
     from qa.ui import ChatBackend, render_articles
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
-    idx = Index.load(seed_index_dir)
-    idx.path = tmp_path / "index"  # save the copy elsewhere: the shared seed index stays as it is
+    shutil.copytree(seed_index_dir, tmp_path / "index")  # a copy: the shared seed index stays as it is
+    idx = Index.load(tmp_path / "index")
     be = ChatBackend(idx)
     assert "1 article</span>" in render_articles(idx) and "1 artikel</span>" in render_articles(idx)
     (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
@@ -368,8 +368,8 @@ def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monke
     from qa.ui import ChatBackend
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
-    idx = Index.load(seed_index_dir)
-    idx.path = tmp_path / "index"
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
     be = ChatBackend(idx)
     started, release = threading.Event(), threading.Event()
     real = idx.embedder.passage
