@@ -31,13 +31,15 @@ MODEL_FILE = Path(__file__).with_name("answer_model.json")
 _FUNCTION_WORDS = {
     "en": "the of and to in is was were are that which who what for with by on from as at this his their it have",
     "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe",
-    "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im",
+    "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im "
+          "er sie es",
     "es": "el la los las de del y que en es fue son por para con una un se qué cuál quién cuándo como más al",
-    "fr": "le la les des du et est était sont que qui dans pour avec une un sur par pas au aux ce quel quelle",
+    "fr": "le la les des du et est était sont que qui dans pour avec une un sur par pas au aux ce quel quelle il elle "
+          "quand où comment été",
     "ro": "și în este a fost sunt care din cu pe la pentru un o al ale cel cea ce cine când mai fi",
 }
 _FW = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION_WORDS.items()}
-_HINTS = {"ro": re.compile(r"[șşțţăâî]"), "es": re.compile(r"[ñ¿¡]"), "de": re.compile(r"[äöüß]")}
+_HINTS = {"ro": re.compile(r"[șşțţă]"), "es": re.compile(r"[ñ¿¡]"), "de": re.compile(r"[äöüß]"), "fr": re.compile(r"[çèêœ]")}
 LANGUAGES = tuple(_FW)
 
 
@@ -94,6 +96,11 @@ _NUMBER = re.compile(r"\d|(?<!\w)(two|three|four|five|six|seven|eight|nine|ten|t
 _CAP = re.compile(r"(?<![.!?]\s)(?<!^)(?<!\w)[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+")
 _ITEM = re.compile(r"[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+(?:\s+[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+)*\s*(?:,|\s(?:en|and|und|y|et|și|"
                    r"si|or|of|o|ou|sau)\s)")
+
+
+def new_names(q: "QuestionInfo", sentence: str) -> int:
+    """Capitalised words inside `sentence` (not its first word) that the question does not contain."""
+    return sum(1 for c in _CAP.findall(sentence) if fold(c) not in q.caps)
 
 
 def list_items(sentence: str) -> int:
@@ -172,7 +179,7 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
     cross = float(language(text) != q.lang)
     nums = set(re.findall(r"\d+", text)) - q.numbers
     num_new = float(bool(nums) or bool(_NUMBER.search(re.sub(r"\d", "", text))))
-    caps_new = sum(1 for c in _CAP.findall(text) if fold(c) not in q.caps)
+    caps_new = new_names(q, text)
     t = q.types
     lex, lex_max = lexical
     return [cosine, cosine - best_cosine, math.log1p(cosine_rank), lex, lex - best_lexical, lex_max,

@@ -126,6 +126,9 @@ def _highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+CONFIDENCE = {"high": "High confidence", "medium": "Medium confidence", "low": "Low confidence — check the sources"}
+
+
 def render_answer(ans: Any, *, streaming: bool = False) -> str:
     """One assistant message: the answer text with citation markers, then the sources."""
     passages = list(getattr(ans, "passages", None) or [])
@@ -137,6 +140,9 @@ def render_answer(ans: Any, *, streaming: bool = False) -> str:
     note = getattr(ans, "note", None)
     if note:
         parts.append(f'<div class="qa-note">{esc(note)}</div>')
+    level = getattr(ans, "confidence", None)
+    if level in CONFIDENCE and not streaming:  # e.g. "Low confidence — check the sources"
+        parts.append(f'<div class="qa-confidence qa-{level}">{CONFIDENCE[level]} (score {ans.score:.2f})</div>')
     if passages or citations:
         entries = []
         used: set[int] = set()
