@@ -192,8 +192,7 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
 
 ANSWER_FEATURES = (
     "p1_logit", "p2_logit", "margin", "cosine1", "contrast", "lexical1", "lexical_best", "passage_score1",
-    "passage_dense1", "cross_language1", "typed", "n_terms", "unseen", "cross_x_unseen",
-    "num_missing", "date_missing",
+    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing",
 )
 
 
@@ -209,8 +208,7 @@ def answer_features(q: QuestionInfo, rows: np.ndarray, logits: np.ndarray, order
     typed = max(rows[b, f["num_new"]], rows[b, f["date_in"]], rows[b, f["caps_new"]], rows[b, f["list_items"]])
     return [l1, l2, l1 - l2, float(cos[b]), float(cos[b] - top.mean()), float(rows[b, f["lexical"]]),
             float(rows[:, f["lexical"]].max()), passage_score, passage_dense, float(rows[b, f["cross_language"]]),
-            float(typed), math.log1p(len(q.terms)), q.unseen, float(rows[b, f["cross_language"]]) * q.unseen,
-            float(rows[b, f["num_q"]] > 0 and rows[b, f["num_new"]] == 0),
+            float(typed), math.log1p(len(q.terms)), float(rows[b, f["num_q"]] > 0 and rows[b, f["num_new"]] == 0),
             float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0)]
 
 

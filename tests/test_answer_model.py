@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.answer import answer
+from qa.answer import answer, confidence
 from qa.reader import (ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, QuestionInfo, language, load_model,
                        question_types, type_penalty)
 
@@ -31,7 +31,12 @@ def test_confidence_fields(seed_index):
     for a in (good, off):
         assert a.confidence in ("high", "medium", "low") and 0.0 <= a.score <= 1.0
         assert a.to_dict()["confidence"] == a.confidence and a.to_dict()["score"] == round(a.score, 4)
-    assert good.found and good.confidence == "high", (good.score, good.text)
+    assert good.found and good.confidence in ("high", "medium") and good.score > 0.5, (good.score, good.text)
+    m = load_model()
+    assert good.confidence == confidence(good.score) and off.confidence == confidence(off.score)
+    levels = [confidence(x) for x in np.linspace(0, 1, 101)]  # monotone, all three used
+    assert levels[0] == "low" and levels[-1] == "high" and levels.index("high") > levels.index("medium") > 0
+    assert confidence(m.high) == "high" and confidence(m.medium) == "medium"
     # For "not covered" the score is the model's belief that the articles indeed do not answer it.
     assert not off.found and off.score > 0.5
 
