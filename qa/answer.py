@@ -52,8 +52,6 @@ STORY_OVERLAP = 0.25
 #: lower; it answers at this share of the usual cut-off (not fitted: there is no labelled
 #: follow-up data beyond the seed set, which is not tuned on).
 FOLLOW_UP_FACTOR = 0.6
-#: Weight of the conversation's query vector mixed into a follow-up's (not fitted, see above).
-FOLLOW_UP_CONTEXT = 0.0
 
 NOT_COVERED = {"nl": "Dat staat niet in de artikelen.", "en": "The articles do not cover this.",
                "de": "Das steht nicht in den Artikeln.", "es": "Los artículos no tratan esto.",
@@ -350,19 +348,20 @@ def _prepare(question: str, history, k: int, index, date_from, date_to):
         passages = tuple(idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question))
         return question, idx, passages, judge(idx, question, qv_question, passages), False
     # A follow-up: passages for the conversation and for the question alone, interleaved. Its
-    # sentences are judged against the question with the conversation mixed in ("who led it?"
-    # needs to know what "it" is), and the earlier question's answer may not lead the new one.
-    previous = user_turns(history)[-1] if user_turns(history)[-1] != question else user_turns(history)[-2]
-    qv_search, qv_question, qv_previous = idx.embedder.query([query, question, previous])
+    # sentences are judged against the question alone (mixing the conversation's vector in made the
+    # earlier answer lead again), and the earlier question's best sentence falls behind the rest.
+    turns = [t for t in user_turns(history) if t != question]
+    vecs = idx.embedder.query([query, question] + turns[-1:])
+    qv_search, qv_question = vecs[0], vecs[1]
     passages = idx.search(query, k=k, date_from=date_from, date_to=date_to, query_vector=qv_search)
     alone = idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question)
     passages = tuple(_interleave(passages, alone, k))
-    before = judge(idx, previous, qv_previous, passages)
-    demote = frozenset((c.article_id, c.start) for c in before.candidates[:1])
-    qv_judge = qv_question + FOLLOW_UP_CONTEXT * qv_search
-    qv_judge = qv_judge / (np.linalg.norm(qv_judge) or 1.0)
+    demote: frozenset[tuple[str, int]] = frozenset()
+    if turns:
+        before = judge(idx, turns[-1], vecs[2], passages)
+        demote = frozenset((c.article_id, c.start) for c in before.candidates[:1])
     log.info("follow-up %r searched as %r", question, query)
-    return question, idx, passages, judge(idx, question, qv_judge, passages, demote=demote), True
+    return question, idx, passages, judge(idx, question, qv_question, passages, demote=demote), True
 
 
 def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=None,
