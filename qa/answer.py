@@ -314,7 +314,7 @@ def _extractive(question: str, passages: tuple[Passage, ...], j: Judgement, note
         for p in passages:
             support[p.article_id] = support.get(p.article_id, 0.0) + p.score
         top = max(support, key=support.get)
-        chosen = [next(c for c in j.candidates if c.article_id == top)]
+        chosen = [next((c for c in j.candidates if c.article_id == top), j.candidates[0])]
     else:
         chosen = _select(j, model, idx)
     cits = tuple(Citation(n, c.article_id, passages[c.passage].title, passages[c.passage].date, c.text, c.start, c.end)

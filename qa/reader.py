@@ -64,8 +64,9 @@ _QTYPES = {
             r"(en )?quel(le)? (ann[ée]e|si[èe]cle|date|jour|mois)|c[aâ]nd|([îi]n )?ce (an|secol|dat[aă]|zi|lun[aă])",
     "who": r"who|whom|whose|wie|wer|wem|wessen|qui[eé]n(es)?|qui|cine|c[aă]rui|c[aă]rei",
     "where": r"where|waar|wo(her|hin)?|d[oó]nde|o[uù]|unde",
-    "list": r"(which|what) \w+s|welke \w+|welche \w+|cu[aá]les|qu[eé] \w+s|quel(le)?s \w+|ce \w+(ii|ele|i)\b|care "
-            r"\w+|list|name (the|all)|noem",
+    "list": r"(which|what) (?!(is|was|does|has|happens|causes)\b)\w{3,}s\b|welke \w+|welche \w+|cu[aá]les|"
+            r"qu[eé] (?!(es|fue|son|era|hace|hizo)\b)\w{3,}s\b|quel(le)?s \w+|ce \w{3,}(ii|ele)\b|care (sunt|au fost)|"
+            r"list|name (the|all)|noem",
 }
 _QTYPE_RX = {t: re.compile(r"(?<!\w)(" + rx + r")(?!\w)", re.I) for t, rx in _QTYPES.items()}
 
