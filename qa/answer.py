@@ -33,7 +33,7 @@ import numpy as np
 from . import limits
 from .bm25 import tokenize
 from .reader import SENTENCE_FEATURES, Model, QuestionInfo, answer_features, language, lexical_overlap, list_items, \
-    TYPE_PENALTY, load_model, new_names, sentence_features, type_penalty
+    load_model, new_names, sentence_features, type_penalty
 from .search import Passage
 
 log = logging.getLogger(__name__)
@@ -205,17 +205,13 @@ def sentence_rows(idx, question: str, qv: np.ndarray, passages: Sequence[Passage
     return q, raw, rows
 
 
-def judge(idx, question: str, qv: np.ndarray, passages: Sequence[Passage], model: Model | None = None,
-          demote: frozenset[tuple[str, int]] = frozenset()) -> Judgement:
-    """Score every sentence of `passages` against `question` (vector `qv`) with the learned model.
-    Sentences in `demote` ((article id, start)) fall behind the others: a follow-up's earlier answer."""
+def judge(idx, question: str, qv: np.ndarray, passages: Sequence[Passage], model: Model | None = None) -> Judgement:
+    """Score every sentence of `passages` against `question` (vector `qv`) with the learned model."""
     model = model or load_model()
     q, raw, rows = sentence_rows(idx, question, qv, passages)
     if not raw:
         return Judgement(q, (), rows, np.zeros(0), 0.0)
     logits = model.sentence.logit(rows) + type_penalty(q, rows)
-    if demote:
-        logits = logits - np.array([TYPE_PENALTY * ((r[1], r[2]) in demote) for r in raw])
     order = np.argsort(-logits, kind="stable")
     p0 = passages[raw[order[0]][0]]
     arow = np.array(answer_features(q, rows, logits, order, p0.score, p0.dense))
@@ -348,21 +344,17 @@ def _prepare(question: str, history, k: int, index, date_from, date_to):
         qv_question = idx.embedder.query([question])[0]
         passages = tuple(idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question))
         return question, idx, passages, judge(idx, question, qv_question, passages), False
-    # A follow-up: passages for the conversation and for the question alone, interleaved. Its
-    # sentences are judged against the question alone (mixing the conversation's vector in made the
-    # earlier answer lead again), and the earlier question's best sentence falls behind the rest.
-    turns = [t for t in user_turns(history) if t != question]
-    vecs = idx.embedder.query([query, question] + turns[-1:])
-    qv_search, qv_question = vecs[0], vecs[1]
+    # A follow-up: the passages for the question alone lead, those for the conversation fill in,
+    # and the sentences are judged against the question alone, so the earlier answer does not lead
+    # the new one. (Mixing the conversation's vector into the question's, or demoting the earlier
+    # question's best sentence, were tried: the first let the earlier answer lead again, the second
+    # refused elliptic follow-ups such as "En welke landen?" when it demoted the right sentence.)
+    qv_search, qv_question = idx.embedder.query([query, question])
     passages = idx.search(query, k=k, date_from=date_from, date_to=date_to, query_vector=qv_search)
     alone = idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question)
-    passages = tuple(_interleave(passages, alone, k))
-    demote: frozenset[tuple[str, int]] = frozenset()
-    if turns:
-        before = judge(idx, turns[-1], vecs[2], passages)
-        demote = frozenset((c.article_id, c.start) for c in before.candidates[:1])
+    passages = tuple(_interleave(alone, passages, k))
     log.info("follow-up %r searched as %r", question, query)
-    return question, idx, passages, judge(idx, question, qv_question, passages, demote=demote), True
+    return question, idx, passages, judge(idx, question, qv_question, passages), True
 
 
 def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=None,
