@@ -309,7 +309,9 @@ def test_plain_text_markdown_confidence_and_links(seed_index_dir):
             self.confidence, self.score = "medium", 0.61
     out = render_answer(WithConfidence(ans), lang="nl")
     assert "Betrouwbaarheid: middel · 0.61" in out and "qa-conf-medium" in out
-    assert "Confidence" not in render_answer(ans)  # nothing when the answer has no confidence
+    assert f"qa-conf-{ans.confidence}" in render_answer(ans) and "Confidence: " in render_answer(ans)
+    bare = type("Bare", (), {k: v for k, v in ans.__dict__.items() if k not in ("confidence", "score")})()
+    assert "Confidence" not in render_answer(bare)  # nothing when the answer has no confidence
     # URLs: only http(s) becomes a link, always with rel="noopener noreferrer"
     assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
     art = replace(idx.article(idx.articles()[0].id), url="https://example.org/a?b=<c>")
