@@ -169,7 +169,12 @@ def search_text(question: str, history: Sequence | None = None) -> str:
 
 # ------------------------------------------------------------------------- judging sentences
 def sentence_cosines(idx, qv: np.ndarray, passage: Passage) -> list[tuple[int, int, float]]:
-    """(start, end, cosine to `qv`) of the passage's sentences: the one place sentence vectors are read."""
+    """(start, end, cosine to `qv`) of the passage's sentences: the one place sentence vectors are read.
+
+    Passages from `Index.search` carry their sentence vectors; others are looked up in the index."""
+    if passage.vectors is not None:
+        sims = passage.vectors @ np.asarray(qv, np.float32)
+        return [(a, b, float(x)) for (a, b), x in zip(passage.sentences, sims)]
     return idx.sentence_scores(qv, passage.article_id, passage.start, passage.end)
 
 

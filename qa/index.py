@@ -614,17 +614,9 @@ class Index:
         """The sentences of an article inside [start, end) as (start, end, cosine to `query_vector`)."""
         with self._lock:
             v = self._view_of(article_id)
-            r = v.row_of[article_id]
-            lo, hi = int(v.sent_lo[r]), int(v.sent_hi[r])
-            spans = v.sents[lo:hi, 1:3]
-            keep = spans[:, 0] >= start
-            if end is not None:
-                keep &= spans[:, 1] <= end
-            idx = np.flatnonzero(keep)
-            if not len(idx):
-                return []
-            sims = np.asarray(v.vectors_of(r)[idx], np.float32) @ np.asarray(query_vector, np.float32)
-            return [(int(spans[i, 0]), int(spans[i, 1]), float(x)) for i, x in zip(idx.tolist(), sims)]
+            spans, vectors = _sentences_in(v, v.row_of[article_id], start, end)
+        sims = vectors @ np.asarray(query_vector, np.float32)
+        return [(a, b, float(x)) for (a, b), x in zip(spans, sims)]
 
     def _dense_chunks(self, v: _View, qv: np.ndarray, want: int, allowed: np.ndarray | None) -> dict[int, float]:
         """Best-sentence cosine of the chunks holding the `want`-ish best sentences."""
@@ -710,14 +702,30 @@ class Index:
                 taken.setdefault(art, []).append((start, end))
                 dense = dense_of.get(row)
                 if dense is None and qv is not None:
-                    dense = max(x for _, _, x in self.sentence_scores(qv, v.ids[art], c_start, c_end))
+                    _, chunk_vectors = _sentences_in(v, art, c_start, c_end)
+                    dense = float(np.max(chunk_vectors @ qv)) if len(chunk_vectors) else 0.0
+                spans, vectors = _sentences_in(v, art, start, end)
                 out.append(Passage(text=full[start:end], score=float(score), article_id=v.ids[art],
                                    title=v.titles[art], date=v.dates[art], chunk_id=f"{v.ids[art]}#{pos}",
                                    start=start, end=end, dense=float(dense or 0.0),
-                                   lexical=float(lex.get(row, 0.0)) if lex is not None else 0.0))
+                                   lexical=float(lex.get(row, 0.0)) if lex is not None else 0.0,
+                                   sentences=spans, vectors=vectors))
                 if len(out) == k:
                     break
             return out
+
+
+def _sentences_in(v: _View, r: int, start: int = 0, end: int | None = None
+                  ) -> tuple[tuple[tuple[int, int], ...], np.ndarray]:
+    """The (start, end) spans and vectors of article row `r`'s sentences that lie inside [start, end)."""
+    lo, hi = int(v.sent_lo[r]), int(v.sent_hi[r])
+    spans = v.sents[lo:hi, 1:3]
+    keep = spans[:, 0] >= start
+    if end is not None:
+        keep &= spans[:, 1] <= end
+    rows = np.flatnonzero(keep)
+    vectors = np.asarray(v.vectors_of(r)[rows], np.float32) if len(rows) else np.zeros((0, v.dim), np.float32)
+    return tuple((int(spans[i, 0]), int(spans[i, 1])) for i in rows.tolist()), vectors
 
 
 def _with_entry(seg: Segment, entry: SegmentEntry) -> Segment:

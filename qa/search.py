@@ -4,7 +4,7 @@ Pure functions over arrays and spans; the `Index` supplies the scores.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -32,6 +32,11 @@ class Passage:
     end: int
     dense: float = 0.0  # cosine similarity of the best chunk to the question
     lexical: float = 0.0  # BM25 score of the best chunk
+    #: The passage's sentences as (start, end) spans of the article text and their vectors (row i is
+    #: sentence i), so the answer step reads them here instead of reaching back into the index.
+    #: Empty for passages not made by `Index.search`; not part of the JSON.
+    sentences: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def span(self) -> tuple[int, int]:

@@ -19,6 +19,20 @@ def test_seed_question_finds_the_country_list_first(seed_index, question):
     assert top.chunk_id.startswith("000_7307e82632753693.txt#")
 
 
+def test_passages_carry_their_sentence_vectors(seed_index):
+    """The answer step reads sentence vectors from the passages, not from the index."""
+    import numpy as np
+
+    qv = seed_index.embedder.query(["Who led the action?"])[0]
+    for p in seed_index.search("Who led the action?", k=3, query_vector=qv):
+        assert p.vectors is not None and p.vectors.shape == (len(p.sentences), seed_index.embedder.dim)
+        assert all(p.start <= a < b <= p.end for a, b in p.sentences)
+        looked_up = seed_index.sentence_scores(qv, p.article_id, p.start, p.end)
+        assert [(a, b) for a, b, _ in looked_up] == list(p.sentences)
+        assert np.allclose(p.vectors @ qv, [x for _, _, x in looked_up], atol=1e-6)
+        assert "vectors" not in p.to_dict() and "sentences" not in p.to_dict()
+
+
 def test_names_are_found_lexically(seed_index):
     ps = seed_index.search("Wainwright", k=1)
     assert "Rob Wainwright" in ps[0].text and ps[0].lexical > 0
