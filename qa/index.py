@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -246,8 +246,13 @@ class Index:
         }
 
     # ---------------------------------------------------------------- changing
-    def add(self, articles: Iterable[Article], progress: bool = False) -> Update:
-        """Add new articles and re-embed changed ones (by content hash); unchanged ones cost nothing."""
+    def add(self, articles: Iterable[Article], progress: bool = False, *,
+            passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> Update:
+        """Add new articles and re-embed changed ones (by content hash); unchanged ones cost nothing.
+
+        `passage_embedder` (e.g. `qa.distributed.RayEmbedder`) embeds the new sentences instead of
+        `self.embedder.passage`; it must return the same model's vectors, one row per text, in order.
+        """
         t0 = time.perf_counter()
         upd = Update()
         todo: list[Article] = []
@@ -267,7 +272,14 @@ class Index:
             chunks.extend(cs)
         # Embed outside the lock: searches go on while new articles are embedded.
         texts = {a.id: a.text for a in todo}
-        vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress)
+        sent_texts = [texts[a][s:e] for a, s, e in sents]
+        if passage_embedder is None or not sent_texts:
+            vectors = self._embed_passages(sent_texts, progress)
+        else:
+            vectors = np.asarray(passage_embedder(sent_texts), np.float32)
+            if vectors.shape != (len(sent_texts), self.embedder.dim):
+                raise ValueError(f"the passage embedder returned vectors of shape {vectors.shape} for "
+                                 f"{len(sent_texts)} sentences; expected ({len(sent_texts)}, {self.embedder.dim})")
         with self._lock:
             self._remove_ids({a.id for a in todo} & set(self._articles))
             for a in todo:
