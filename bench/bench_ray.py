@@ -97,7 +97,9 @@ def main() -> None:
         best = None
         for _ in range(args.repeat):
             out = subprocess.run([sys.executable, __file__, "--paragraphs", str(args.paragraphs), "--one", kind,
-                                  str(workers), str(cpus)], env=env, capture_output=True, text=True, check=True)
+                                  str(workers), str(cpus)], env=env, capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"{kind} {workers}x{cpus} failed:\n{out.stderr[-3000:]}")
             r = json.loads(out.stdout.strip().splitlines()[-1])
             best = r if best is None or r["embed_s"] < best["embed_s"] else best
         name = f"local, {threads} thread{'s' * (threads > 1)}" if kind == "local" else \

@@ -130,7 +130,9 @@ class RayEmbedder:
                 if self.address is None:
                     cpus = max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
                     log.info("starting a local Ray instance with %d CPUs", cpus)
-                    ray.init(num_cpus=cpus, include_dashboard=False, logging_level=level, log_to_driver=False)
+                    # address="local": always a new instance, never one that `ray start` left running here.
+                    ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=level,
+                             log_to_driver=False)
                 else:
                     _probe(self.address)
                     log.info("connecting to the Ray cluster at %s", self.address)
@@ -139,7 +141,12 @@ class RayEmbedder:
                 raise
             except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...: one line
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-                raise DistributedError(f"cannot start or reach {where}: {_first_line(e)}") from None
+                hint = ""
+                if self.address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
+                    # Ray enables token auth by default but only for "auto" finds the token itself.
+                    hint = ("; if the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token "
+                            "and RAY_AUTH_TOKEN (or ~/.ray/auth_token)")
+                raise DistributedError(f"cannot start or reach {where}: {_first_line(e)}{hint}") from None
             self._started = True
         workers = self.workers
         if workers is None:
