@@ -132,11 +132,11 @@ class RayEmbedder:
                     log.info("starting a local Ray instance with %d CPUs", cpus)
                     # address="local": always a new instance, never one that `ray start` left running here.
                     ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=level,
-                             log_to_driver=False)
+                             log_to_driver=verbose)
                 else:
                     _probe(self.address)
                     log.info("connecting to the Ray cluster at %s", self.address)
-                    ray.init(address=self.address, logging_level=level, log_to_driver=False)
+                    ray.init(address=self.address, logging_level=level, log_to_driver=verbose)
             except DistributedError:
                 raise
             except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...: one line
