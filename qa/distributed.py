@@ -76,23 +76,28 @@ class _GroupEmbedder:
         self._embedder = get_embedder(model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        cpu0 = time.process_time()  # all of this process's threads: CPU-seconds, whatever else runs
         rows, vectors = [], []
         for first, texts in zip(batch["first"], batch["texts"]):
             texts = [str(t) for t in texts]
             vectors.append(np.asarray(self._embedder.passage(texts), np.float32))
             rows.append(np.arange(int(first), int(first) + len(texts), dtype=np.int64))
         row = np.concatenate(rows)
-        return {"row": row, "vector": np.concatenate(vectors), "worker": np.full(len(row), os.getpid(), np.int64)}
+        cpu = (time.process_time() - cpu0) / len(row)
+        return {"row": row, "vector": np.concatenate(vectors), "worker": np.full(len(row), os.getpid(), np.int64),
+                "cpu": np.full(len(row), cpu, np.float64)}
 
 
 @dataclass(frozen=True)
 class RayRun:
-    """What one `RayEmbedder` call did: sentences, workers started and used, wall time after connecting."""
+    """What one `RayEmbedder` call did: sentences, workers started and used, wall time after
+    connecting, and the CPU time the workers spent embedding (model loading not included)."""
 
     sentences: int
     workers: int
     workers_used: int
     seconds: float
+    cpu_seconds: float
 
 
 class RayEmbedder:
@@ -101,11 +106,12 @@ class RayEmbedder:
     `model` is the embedder name every worker loads (`get_embedder(model)`), `dim` its vector
     size. Ray is joined (or a local instance started) on the first call that has texts, so a
     run with nothing new to embed costs nothing; `close` shuts down what was started here.
-    `address`, `workers`, `cpus_per_worker`: see `ray_embedder`.
+    The other arguments: see `ray_embedder`.
     """
 
     def __init__(self, model: str, dim: int, address: str | None = None, workers: int | None = None, *,
-                 cpus_per_worker: int = 1, progress: bool = False, groups_per_call: int = GROUPS_PER_CALL) -> None:
+                 cpus_per_worker: int = 1, progress: bool = False, groups_per_call: int = GROUPS_PER_CALL,
+                 num_cpus: int | None = None) -> None:
         self._ray = import_ray()
         self.address = check_address(address)
         if workers is not None and workers < 1:
@@ -114,7 +120,7 @@ class RayEmbedder:
             raise ValueError(f"cpus_per_worker and groups_per_call must be at least 1, got {cpus_per_worker} "
                              f"and {groups_per_call}")
         self.model, self.dim, self.workers, self.cpus_per_worker = model, dim, workers, cpus_per_worker
-        self.progress, self.groups_per_call = progress, groups_per_call
+        self.progress, self.groups_per_call, self.num_cpus = progress, groups_per_call, num_cpus
         self._started = False
         self.last_run: RayRun | None = None
 
@@ -128,7 +134,7 @@ class RayEmbedder:
             logging.getLogger("ray.data").setLevel(level)
             try:
                 if self.address is None:
-                    cpus = max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
+                    cpus = self.num_cpus or max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
                     log.info("starting a local Ray instance with %d CPUs", cpus)
                     # address="local": always a new instance, never one that `ray start` left running here.
                     ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=level,
@@ -182,11 +188,13 @@ class RayEmbedder:
                 runtime_env={"env_vars": {"OMP_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}})
             seen = np.zeros(len(texts), bool)
             pids: set[int] = set()
+            cpu = 0.0
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 rows = batch["row"]
                 out[rows] = batch["vector"]
                 seen[rows] = True
                 pids.update(batch["worker"].tolist())
+                cpu += float(batch["cpu"].sum())
         except Exception as e:  # noqa: BLE001 - Ray wraps worker errors in many types; one line is the point
             log.debug("Ray embedding failed", exc_info=True)
             raise DistributedError(f"embedding on Ray failed: {_first_line(e)}; every node needs qa and the model "
@@ -194,7 +202,7 @@ class RayEmbedder:
         if not seen.all():
             raise DistributedError(f"embedding on Ray returned {int(seen.sum())} of {len(texts)} vectors; "
                                    "the index was not changed, run the command again")
-        self.last_run = RayRun(len(texts), workers, len(pids), time.perf_counter() - t0)
+        self.last_run = RayRun(len(texts), workers, len(pids), time.perf_counter() - t0, cpu)
         log.info("embedded %d sentences on %d Ray workers in %.1f s", len(texts), len(pids), self.last_run.seconds)
         return out
 
@@ -218,17 +226,19 @@ def _first_line(e: BaseException) -> str:
 @contextmanager
 def ray_embedder(model: str, dim: int, address: str | None = None, workers: int | None = None, *,
                  cpus_per_worker: int = 1, progress: bool = False,
-                 groups_per_call: int = GROUPS_PER_CALL) -> Iterator[RayEmbedder]:
+                 groups_per_call: int = GROUPS_PER_CALL, num_cpus: int | None = None) -> Iterator[RayEmbedder]:
     """A `RayEmbedder` for the duration of the block.
 
-    `address` None or "local" starts a local instance with this machine's CPUs; "auto",
+    `address` None or "local" starts a local instance with `num_cpus` (default: this machine's); "auto",
     "ray://HOST:10001" or "HOST:6379" joins a running cluster. `workers` defaults to the
-    cluster's CPUs divided by `cpus_per_worker`. Ray is started only if something is embedded;
+    cluster's CPUs divided by `cpus_per_worker`, the CPUs (and OpenMP threads) of each actor.
+    Each actor call embeds `groups_per_call` groups of `BATCH_SIZE` sentences; `progress` shows
+    Ray Data's progress bars. Ray is started only if something is embedded;
     what was started is shut down at the end, an existing connection (an earlier `ray.init`) is
     reused and kept.
     """
     emb = RayEmbedder(model, dim, address, workers, cpus_per_worker=cpus_per_worker, progress=progress,
-                      groups_per_call=groups_per_call)
+                      groups_per_call=groups_per_call, num_cpus=num_cpus)
     try:
         yield emb
     finally:

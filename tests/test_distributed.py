@@ -87,7 +87,7 @@ def test_ray_index_is_identical_to_local(corpus, local_index, tmp_path, capsys):
     assert len(texts) > 2 * 16  # more groups than workers, and a short last group
     idx = Index(tmp_path / "api")
     # One group per call spreads the groups over both workers, each with its own model.
-    with ray_embedder(idx.embedder.name, idx.embedder.dim, workers=2, groups_per_call=1) as emb:
+    with ray_embedder(idx.embedder.name, idx.embedder.dim, workers=2, groups_per_call=1, num_cpus=2) as emb:
         upd = idx.add(load_articles([corpus])[0], passage_embedder=emb)
         run = emb.last_run
         assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2  # a local instance, 2 CPUs
