@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import time
 from contextlib import contextmanager
@@ -131,7 +132,8 @@ class RayEmbedder:
             # Ray talks as much as qa does: its notices (token auth, every dataset run) only with -v.
             verbose = log.isEnabledFor(logging.INFO)
             level = logging.INFO if verbose else logging.ERROR
-            logging.getLogger("ray.data").setLevel(level)
+            # A failed run raises here with its root cause; Ray Data's own traces of it stay in Ray's log files.
+            logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.CRITICAL)
             try:
                 if self.address is None:
                     cpus = self.num_cpus or max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
@@ -220,7 +222,12 @@ def _probe(address: str, timeout: float = 5.0) -> None:
 
 
 def _first_line(e: BaseException) -> str:
-    return next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+    """The root error of a (Ray-wrapped) exception as one line, without terminal colours."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(e).splitlines()]
+    lines = [line for line in lines if line]
+    # A worker's error arrives as a traceback in the message; its last "SomethingError: ..." line is the cause.
+    causes = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b.*: ", line)]
+    return (causes or lines or [type(e).__name__])[-1 if causes else 0]
 
 
 @contextmanager
