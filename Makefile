@@ -1,13 +1,13 @@
 # `make chat` runs the web chat on the shipped articles; `make test` runs the tests.
-# Both create .venv and install requirements.txt on first use.
+# Both create .venv and install the package (editable, with its test and ray extras) on first use.
 PY ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.txt | cksum | cut -d' ' -f1)
 
-$(STAMP): requirements.txt
+$(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -e '.[test,ray]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 chat: $(STAMP)
-	$(VENV)/bin/python -m qa serve
+	$(VENV)/bin/qa serve
 
 test: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider

@@ -29,6 +29,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import limits
 from .bm25 import stem, tokenize
 from .search import Passage
 
@@ -376,6 +377,7 @@ def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=
     or None for the default `index/`. `llm`: None for the extractive answer, or a
     `qa.llm.LLM` (or its URL) for a generated one (falls back to extractive, with a note).
     """
+    question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
     last = None
     for last in answer_stream(question, history, k, index=index, date_from=date_from, date_to=date_to, llm=llm):
         pass
@@ -386,6 +388,7 @@ def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=
 def answer_stream(question: str, history: Sequence | None = None, k: int = 5, *, index=None,
                   date_from: str | None = None, date_to: str | None = None, llm=None) -> Iterator[Answer]:
     """Like `answer`, yielding progressively longer answers (the extractive answer comes in one piece)."""
+    question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
     question, idx, passages, sents, follow_up = _prepare(question, history, k, index, date_from, date_to)
     if llm is None or not passages:
         yield _extractive(question, passages, sents, follow_up=follow_up)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -11,16 +13,49 @@ from .search import Passage
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INDEX = Path("index")
-#: The articles shipped with the project, next to the package.
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+#: The articles shipped inside the package (qa/seeds/ in an installed wheel) ...
+PACKAGED_SEEDS = Path(__file__).resolve().parent / "seeds"
+#: ... and the checkout's top-level seeds/ (a source tree or an editable install).
+SEEDS = PACKAGED_SEEDS if PACKAGED_SEEDS.is_dir() else Path(__file__).resolve().parent.parent / "seeds"
+
+
+def user_data_dir() -> Path:
+    """Where qa keeps its data for this user: $XDG_DATA_HOME/qa (~/.local/share/qa) on Linux,
+    ~/Library/Application Support/qa on macOS, %LOCALAPPDATA%\\qa on Windows."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "qa"
+
+
+def default_index_path() -> Path:
+    """The index used when no --index is given.
+
+    `QA_INDEX` if set; else `index/` in the working directory when that is a project folder (it
+    has a `seeds/` folder, as a checkout does) or already has an `index/`; else `index/` in the
+    per-user data folder (see `user_data_dir`), so an installed `qa` run from any other folder
+    finds the same index.
+    """
+    env = os.environ.get("QA_INDEX", "").strip()
+    if env:
+        return Path(env).expanduser()
+    here = Path("index")
+    if here.is_dir() or Path("seeds").is_dir():
+        return here
+    return user_data_dir() / "index"
+
+
+DEFAULT_INDEX = default_index_path()
 
 _indexes: dict[Path, Index] = {}
 _lock = threading.Lock()
 
 
 def default_seeds() -> Path:
-    """`seeds/` in the working directory if there is one, else the one shipped beside the package."""
+    """`seeds/` in the working directory if there is one, else the articles shipped with the package."""
     return Path("seeds") if Path("seeds").is_dir() else SEEDS
 
 

@@ -3,16 +3,26 @@
 Sentences are found by rule (terminal punctuation followed by a capital, digit or opening
 quote) with exceptions for abbreviations, initials and numbers; paragraph breaks always end a
 sentence. Chunks are runs of whole sentences up to `max_words`, overlapping by `overlap`
-sentences, and keep the character span of their text in the article.
+sentences, and keep the character span of their text in the article. Overlong sentences and
+unbroken text are cut into units of at most MAX_UNIT_CHARS characters, so the work per unit
+is bounded and the work per article linear in its length.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
+
+from .limits import MAX_EMBED_CHARS
 
 #: Defaults chosen on XQuAD and the shipped questions (see README, "Choosing the chunk size").
 MAX_WORDS = 120
 OVERLAP_SENTENCES = 1
+#: A sentence unit is embedded as one item: keep it within one embedding piece.
+MAX_UNIT_CHARS = MAX_EMBED_CHARS
+#: Packing counts a unit as at least len/CHARS_PER_WORD words. Prose averages 5-7 characters per
+#: word with its space, so it is unaffected; 1000 characters without spaces count as 100 words.
+CHARS_PER_WORD = 10
 
 # Lower-cased abbreviations (without the final dot) after which a dot does not end a sentence.
 _ABBREV = {
@@ -33,6 +43,7 @@ _END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
 # What may start the next sentence: capital, digit, or an opening quote/bracket.
 _START = re.compile(r"\s+[\"'“‘«(\[]?[A-ZÀ-ÖØ-Þ0-9]")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,9 @@ class Chunk:
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """Whether the dot at `dot` belongs to an abbreviation, an initial or a number."""
-    m = _WORD_BEFORE.search(text, 0, dot)
+    # Look back a bounded stretch only: searching from 0 made every sentence end cost the whole
+    # paragraph so far (quadratic in paragraph length). No abbreviation is 64 characters long.
+    m = _WORD_BEFORE.search(text, max(0, dot - 64), dot)
     if not m:
         return False
     word = m.group(1)
@@ -93,18 +106,44 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
-def sentence_units(text: str, max_words: int = MAX_WORDS) -> list[tuple[int, int]]:
-    """Sentence spans, with any sentence longer than `max_words` cut at word boundaries."""
+def _words(text: str, a: int, b: int, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Spans of the words in text[a:b]; a "word" longer than `max_chars` (unbroken text: base64,
+    a URL list, a language without spaces) is cut into pieces of `max_chars`."""
+    for m in _WORD.finditer(text, a, b):
+        s, e = m.span()
+        while e - s > max_chars:
+            yield s, s + max_chars
+            s += max_chars
+        yield s, e
+
+
+def sentence_units(text: str, max_words: int = MAX_WORDS,
+                   max_chars: int = MAX_UNIT_CHARS) -> list[tuple[int, int]]:
+    """Sentence spans, with any sentence longer than `max_words` words or `max_chars` characters
+    cut at word boundaries (unbroken text at `max_chars`), so every unit is cheap to embed."""
     units: list[tuple[int, int]] = []
     for a, b in split_sentences(text):
-        words = list(re.finditer(r"\S+", text[a:b]))
-        if len(words) <= max_words:
+        if b - a <= max_chars and len(text[a:b].split()) <= max_words:
             units.append((a, b))
             continue
-        for i in range(0, len(words), max_words):
-            piece = words[i:i + max_words]
-            units.append((a + piece[0].start(), a + piece[-1].end()))
+        start = end = -1
+        n = 0
+        for s, e in _words(text, a, b, max_chars):
+            if start >= 0 and (n == max_words or e - start > max_chars):
+                units.append((start, end))
+                start, n = -1, 0
+            if start < 0:
+                start = s
+            end, n = e, n + 1
+        if start >= 0:
+            units.append((start, end))
     return units
+
+
+def unit_size(text: str) -> int:
+    """A unit's size for packing, in words: its word count, but at least one word per
+    CHARS_PER_WORD characters, so a chunk of unbroken text stays as short as one of prose."""
+    return max(count_words(text), len(text) // CHARS_PER_WORD)
 
 
 def pack(sizes: list[int], max_words: int = MAX_WORDS, overlap: int = OVERLAP_SENTENCES) -> list[tuple[int, int]]:
@@ -136,7 +175,7 @@ def chunk_text(article_id: str, text: str, max_words: int = MAX_WORDS,
     """
     units = sentence_units(text, max_words)
     chunks = []
-    for pos, (lo, hi) in enumerate(pack([count_words(text[a:b]) for a, b in units], max_words, overlap)):
+    for pos, (lo, hi) in enumerate(pack([unit_size(text[a:b]) for a, b in units], max_words, overlap)):
         start, end = units[lo][0], units[hi - 1][1]
         chunks.append(Chunk(article_id, pos, start, end, text[start:end], lo, hi))
     return units, chunks

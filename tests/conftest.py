@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# An index made outside a project folder goes to the per-user data folder: keep the tests' out of $HOME.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="qa-test-data-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

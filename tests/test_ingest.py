@@ -87,8 +87,10 @@ def test_jsonl_and_json_feeds_with_bad_records(tmp_path):
     ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
     ("latin1.txt", "Caf\xe9 in Li\xe8ge".encode("latin-1"), "not valid UTF-8"),
     ("only-date.txt", "date 2018-04\n", "no text"),
-    ("bad-date.txt", "date 2018-13\nText.", "impossible month"),
-    ("photo.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("bad-date.txt", "date 2018-13\nText.", "not a real date (impossible month)"),
+    ("feb30.txt", "date 2018-02-30\nText.", "not a real date (impossible day)"),
+    ("photo.png", b"\x89PNG\r\n", "unsupported file type .png"),
+    ("cut.pdf", b"%PDF-1.4", "not a readable PDF"),
     ("broken.json", "{", "invalid JSON"),
 ])
 def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
@@ -130,3 +132,39 @@ def test_normalize_date():
     assert normalize_date(None) is None
     with pytest.raises(ValueError):
         normalize_date("April 2018")
+
+
+def test_json_array_bad_records_reported_with_their_line(tmp_path):
+    g = write(tmp_path / "feed.json", '[\n  {"text": "Goed bericht.", "id": "a"},\n  {"text": "Fout.", "url": 123},\n'
+                                      '  {"text": "Fout.", "date": 20180101},\n  7\n]\n')
+    arts, skipped = read_file(g, "feed.json")
+    assert [a.id for a in arts] == ["a"]
+    assert [(s.source.rsplit(":", 1)[1], s.reason[:30]) for s in skipped] == [
+        ("3", "'url' must be a string, got in"), ("4", "date '20180101' is not YYYY, Y"), ("5", "expected a JSON object, got in")]
+    assert "write it like 2018-01-01" in skipped[1].reason
+    h = write(tmp_path / "wrapped.json", json.dumps({"articles": [{"text": "Een."}, {"text": 5}]}))
+    arts, skipped = read_file(h, "wrapped.json")
+    assert len(arts) == 1 and skipped[0].source == f"{h} record 2" and "got int" in skipped[0].reason
+
+
+def test_repeated_id_within_a_feed_keeps_the_later_and_reports_the_earlier(tmp_path):
+    write(tmp_path / "f.jsonl", json.dumps({"id": "x", "text": "Oud."}) + "\n" + json.dumps({"id": "x", "text": "Nieuw."}))
+    arts, skipped = load_articles([tmp_path])
+    assert [a.text for a in arts] == ["Nieuw."]
+    assert skipped[0].source.endswith("f.jsonl:1") and "appears again" in skipped[0].reason
+
+
+def test_same_file_given_twice_is_not_a_conflict(tmp_path):
+    write(tmp_path / "a" / "x.txt", "Nieuws uit Gent.")
+    arts, skipped = load_articles([tmp_path / "a", tmp_path / "a", tmp_path / "a" / "x.txt"])
+    assert [a.id for a in arts] == ["x.txt"] and skipped == []
+
+
+def test_python_api_dates_are_validated(seed_index):
+    from qa import answer, retrieve
+
+    with pytest.raises(ValueError, match="not a real date"):
+        retrieve("Amaq", index=seed_index, date_from="2018-02-30")
+    with pytest.raises(ValueError, match="swap them"):
+        answer("Amaq", index=seed_index, date_from="2019", date_to="2018")
+    assert retrieve("Amaq", index=seed_index, date_from="2018-04-01", date_to="2018-04-30")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,11 +40,6 @@ def _answer_text(h: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 # ------------------------------------------------------------------ no server
 def test_render_escapes_article_text_and_highlights():
@@ -67,7 +61,7 @@ def test_render_escapes_article_text_and_highlights():
     assert "<script" not in out and "<img" not in out and "<b>bold" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out and "&lt;img src=x onerror=alert(2)&gt;" in out
     assert "<mark>The key sentence is here.</mark>" in out
-    assert "<sup>[1]</sup>" in out
+    assert re.search(r'<sup><a class="qa-cite" href="#" data-a="a&lt;1&gt;" data-s="\d+" data-e="\d+"[^>]*>\[1\]</a></sup>', out)
     assert "\n\n" not in out  # one HTML block: markdown never gets to parse article text
 
 
@@ -85,16 +79,16 @@ def test_upload_refuses_paths_outside_the_upload_folder(seed_index_dir, tmp_path
 # ------------------------------------------------------------------ a real server
 @pytest.fixture(scope="module")
 def server(seed_index_dir, tmp_path_factory):
-    from qa.ui import build_app, launch
+    from qa.server import serve
+    from qa.ui import build_app
 
     path = tmp_path_factory.mktemp("ui") / "index"
     shutil.copytree(seed_index_dir, path)
     demo = build_app(path)
-    port = _free_port()
-    _, url, _ = launch(demo, port=port, prevent_thread_lock=True, quiet=True)
-    client = gradio_client.Client(url, verbose=False)
-    yield client, url, tmp_path_factory.mktemp("uploads")
-    demo.close()
+    running = serve(path, demo=demo, port=0)
+    client = gradio_client.Client(running.url, verbose=False)
+    yield client, running.url, tmp_path_factory.mktemp("uploads")
+    running.close()
 
 
 def _articles(client) -> str:
@@ -126,11 +120,10 @@ def test_page_is_served(server):
 def test_login_required_with_auth(seed_index_dir):
     import httpx
 
-    from qa import Index
-    from qa.ui import build_app, launch
+    from qa.server import Security, serve
 
-    demo = build_app(Index.load(seed_index_dir))
-    _, url, _ = launch(demo, port=_free_port(), auth=("alice", "s3cret"), prevent_thread_lock=True, quiet=True)
+    running = serve(seed_index_dir, port=0, security=Security(auth=("alice", "s3cret")))
+    url = running.url
     try:
         assert httpx.get(f"{url}config", timeout=30).status_code == 401
         r = httpx.post(f"{url}login", data={"username": "alice", "password": "wrong"}, timeout=30)
@@ -139,7 +132,7 @@ def test_login_required_with_auth(seed_index_dir):
             assert c.post(f"{url}login", data={"username": "alice", "password": "s3cret"}, timeout=30).status_code == 200
             assert c.get(f"{url}config", timeout=30).status_code == 200
     finally:
-        demo.close()
+        running.close()
 
 
 @pytest.mark.slow
@@ -149,7 +142,7 @@ def test_ask_countries(server):
     text = _answer_text(out)
     for country in COUNTRIES:
         assert country in text, text
-    assert 'class="qa-src"' in out and "<mark>" in out and "score" in out  # sources with highlight
+    assert 'class="qa-src"' in out and "<mark>" in out and "similarity" in out  # sources with highlight
 
 
 @pytest.mark.slow
@@ -236,13 +229,13 @@ def test_chat_turns_pass_the_previous_questions(seed_index_dir, monkeypatch):
 
     monkeypatch.setattr(answer_module, "answer_stream", spy)
     be = ChatBackend(Index.load(seed_index_dir))
-    msgs, past = [], []
+    past: list[str] = []
     for q in ("Wie leidde de actie?", "En welke landen?"):
-        msgs = msgs + [{"role": "user", "content": q}, {"role": "assistant", "content": "…"}]
-        *_, (msgs, past, pending) = list(be.turn(q, msgs, past))
-        assert pending == "" and "qa-answer" in msgs[-1]["content"]
+        *_, last = list(be.answers(q, past))
+        assert last["done"] and "qa-answer" in last["html"]
+        past.append(q)
     assert seen == [("Wie leidde de actie?", []), ("En welke landen?", ["Wie leidde de actie?"])]
-    assert "Canada" in msgs[-1]["content"]
+    assert "Canada" in last["text"]
 
 
 def test_llm_answers_stream_into_the_chat(seed_index_dir):
@@ -277,3 +270,135 @@ def test_settings_date_range_and_bad_dates(seed_index_dir):
     assert "Canada" in _answer_text(inside) and inside.count('class="qa-src"') <= 2
     outside = be.ask("Which countries were involved?", date_from="2020")
     assert "Canada" not in _answer_text(outside) and 'class="qa-src"' not in outside
+
+
+def test_dates_are_checked_in_the_ui_language():
+    from qa.ui import check_dates
+
+    assert check_dates("2018", "2018-12") == ("2018", "2018-12")
+    assert check_dates("", " ") == (None, None)
+    assert check_dates("2024-02-29", None) == ("2024-02-29", None)
+    for bad, words in (("2024-02-30", "February 2024 has 29 days"), ("2023-02-29", "February 2023 has 28 days"),
+                       ("2018-13", "impossible month"), ("last year", "YYYY")):
+        with pytest.raises(ValueError, match=words):
+            check_dates(bad, None)
+    with pytest.raises(ValueError, match="reversed.*2025.*2020.*swap"):
+        check_dates("2025", "2020")
+    with pytest.raises(ValueError, match="omgekeerd"):
+        check_dates("2025", "2020", "nl")
+    assert check_dates("2020-05", "2020-05") == ("2020-05", "2020-05")  # one month is a valid range
+
+
+def test_plain_text_markdown_confidence_and_links(seed_index_dir):
+    from dataclasses import replace
+
+    from qa import Index
+    from qa.answer import answer
+    from qa.ui import answer_markdown, answer_plain, render_answer, render_reader, safe_url
+
+    idx = Index.load(seed_index_dir)
+    ans = answer("Which countries were involved?", index=idx)
+    plain = answer_plain(ans, article=idx.article)
+    assert "<" not in plain and "Canada" in plain and "[1]" in plain and "\nSources:\n[1]" in plain
+    md = answer_markdown("Which countries?", ans, article=idx.article)
+    assert md.startswith("### Which countries?") and "**Sources**" in md and "1. " in md
+
+    class WithConfidence:  # the fields the answer-quality branch adds
+        def __init__(self, a):
+            self.__dict__.update(a.__dict__)
+            self.confidence, self.score = "medium", 0.61
+    out = render_answer(WithConfidence(ans), lang="nl")
+    assert "Betrouwbaarheid: middel · 0.61" in out and "qa-conf-medium" in out
+    assert "Confidence" not in render_answer(ans)  # nothing when the answer has no confidence
+    # URLs: only http(s) becomes a link, always with rel="noopener noreferrer"
+    assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
+    art = replace(idx.article(idx.articles()[0].id), url="https://example.org/a?b=<c>")
+    page = render_reader(art, 10, 40)
+    assert 'href="https://example.org/a?b=&lt;c&gt;" target="_blank" rel="noopener noreferrer"' in page
+    assert '<mark id="qa-cited">' in page
+    assert "href=" not in render_reader(replace(art, url="javascript:alert(1)"))
+
+
+def test_not_covered_shows_no_certainty(seed_index_dir):
+    from qa import Index
+    from qa.ui import ChatBackend
+
+    be = ChatBackend(Index.load(seed_index_dir))
+    out = be.ask("What is the recipe for Dutch apple pie?")
+    assert "Closest passages (none answers the question)" in out and "1.00" not in out
+    sims = [float(x) for x in re.findall(r"similarity (\d\.\d\d)", out)]
+    assert sims and max(sims) < 0.9
+    nl = be.ask("Wat is het recept voor appeltaart?", date_from="2018", lang="nl")
+    assert "Alleen artikelen van 2018 – … zijn doorzocht" in nl  # the filter is visible with the answer
+
+
+def test_upload_progress_remove_and_undo(seed_index_dir, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from qa import Index
+    from qa.ui import ChatBackend, render_articles
+
+    monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
+    idx = Index.load(seed_index_dir)
+    idx.path = tmp_path / "index"  # save the copy elsewhere: the shared seed index stays as it is
+    be = ChatBackend(idx)
+    assert "1 article</span>" in render_articles(idx) and "1 artikel</span>" in render_articles(idx)
+    (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
+    (tmp_path / "notes.xyz").write_text("x", encoding="utf-8")
+    steps = list(be.upload_steps([str(tmp_path / "town.txt"), str(tmp_path / "notes.xyz")]))
+    assert "0 of 1 files" in steps[0][0] and "<progress" in steps[0][0]
+    final, changed = steps[-1]
+    assert changed and "1 of 1 files" in final and "1 added" in final
+    assert "notes.xyz: unsupported file type .xyz" in final
+    assert "2 articles</span>" in render_articles(idx)
+    msg, removed = be.remove(["town.txt"])
+    assert removed and "Removed 1" in msg and "town.txt" not in {a.id for a in idx.articles()}
+    msg, restored = be.undo()
+    assert restored and "town.txt" in {a.id for a in idx.articles()}
+    assert "herring" in be.ask("What shape will the Kleinveldhuizen library have?")
+
+
+def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monkeypatch):
+    """While an upload is embedding, a question is answered (Index.add embeds outside its lock)."""
+    import threading
+
+    import gradio as gr
+
+    from qa import Index
+    from qa.ui import ChatBackend
+
+    monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
+    idx = Index.load(seed_index_dir)
+    idx.path = tmp_path / "index"
+    be = ChatBackend(idx)
+    started, release = threading.Event(), threading.Event()
+    real = idx.embedder.passage
+
+    def slow_passage(texts, *a, **kw):
+        started.set()
+        release.wait(30)
+        return real(texts)
+
+    monkeypatch.setattr(idx.embedder, "passage", slow_passage)
+    (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
+    t = threading.Thread(target=be.upload, args=([str(tmp_path / "town.txt")],))
+    t.start()
+    try:
+        assert started.wait(30)
+        assert "Canada" in _answer_text(be.ask("Which countries were involved?"))  # not blocked by the upload
+    finally:
+        release.set()
+        t.join(60)
+
+
+def test_chat_api_parts_have_the_same_keys(seed_index_dir):
+    from qa import Index
+    from qa.ui import ChatBackend
+
+    be = ChatBackend(Index.load(seed_index_dir))
+    ok = list(be.answers("Which countries were involved?"))
+    bad = list(be.answers("Which countries?", date_from="2025", date_to="2020", lang="nl"))
+    keys = {"html", "text", "md", "done", "error", "found"}
+    assert all(set(p) == keys for p in ok + bad)
+    assert ok[-1]["done"] and ok[-1]["found"] and not ok[-1]["error"] and "**Sources**" in ok[-1]["md"]
+    assert len(bad) == 1 and bad[0]["error"] and "omgekeerd" in bad[0]["text"]

@@ -1,0 +1,81 @@
+"""PDF and DOCX articles (qa/ingest.py): text extracted, title and date kept, bad files refused in one line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.ingest import read_file
+
+
+def make_pdf(path: Path, lines: list[str], title: str | None = None, date: str = "20260312") -> Path:
+    """A small, valid one-page PDF with a real text layer (Helvetica), written by hand."""
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    stream = "BT /F1 11 Tf 50 780 Td 14 TL " + " ".join(f"({esc(x)}) Tj T*" for x in lines) + " ET"
+    info = f"<< /CreationDate (D:{date}120000Z)" + (f" /Title ({esc(title)})" if title else "") + " >>"
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 4 0 R >> >> "
+            "/Contents 5 0 R >>",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+            f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream",
+            info]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{o}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R /Info 6 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path.write_bytes(out)
+    return path
+
+
+LINES = ["The Zeewolde windmill museum reopened on Saturday after a two-year restoration.",
+         "Curator Anouk Verbeek said the restored mill grinds four hundred kilos of grain a day.",
+         "The restoration cost 1.2 million euros, paid mostly by the province of Flevoland."]
+
+
+def test_pdf_text_title_and_date(tmp_path):
+    arts, skipped = read_file(make_pdf(tmp_path / "mill.pdf", LINES, title="Zeewolde mill reopens"), "mill.pdf")
+    assert skipped == [] and len(arts) == 1
+    a = arts[0]
+    assert a.title == "Zeewolde mill reopens" and a.date == "2026-03-12"
+    assert "Anouk Verbeek" in a.text and "Flevoland" in a.text
+
+
+def test_scanned_pdf_gets_one_line_reason(tmp_path):
+    arts, skipped = read_file(make_pdf(tmp_path / "scan.pdf", []), "scan.pdf")
+    assert arts == [] and len(skipped) == 1
+    assert "no text layer" in skipped[0].reason and "\n" not in skipped[0].reason
+
+
+def test_broken_pdf_and_docx_are_refused(tmp_path):
+    for name in ("broken.pdf", "broken.docx"):
+        (tmp_path / name).write_bytes(b"this is not really a document at all" * 10)
+        arts, skipped = read_file(tmp_path / name, name)
+        assert arts == [] and len(skipped) == 1 and "\n" not in skipped[0].reason, skipped
+
+
+def test_docx_paragraphs_and_title(tmp_path):
+    docx = pytest.importorskip("docx")
+    d = docx.Document()
+    d.core_properties.title = "Harlingen ferry strike"
+    for line in LINES[:1] + ["The ferry crews of Harlingen stopped work on Monday over pay.",
+                             "About two thousand travellers to Terschelling were stranded."]:
+        d.add_paragraph(line)
+    d.save(tmp_path / "ferry.docx")
+    arts, skipped = read_file(tmp_path / "ferry.docx", "ferry.docx")
+    assert skipped == [] and arts[0].title == "Harlingen ferry strike"
+    assert "Terschelling" in arts[0].text and arts[0].date  # created now
+
+
+def test_empty_docx_refused(tmp_path):
+    docx = pytest.importorskip("docx")
+    docx.Document().save(tmp_path / "empty.docx")
+    arts, skipped = read_file(tmp_path / "empty.docx", "empty.docx")
+    assert arts == [] and "no text" in skipped[0].reason
