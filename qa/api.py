@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .index import Index, IndexError_
+from .index import Index, QAIndexError
 from .ingest import load_articles
 from .search import Passage
 
@@ -63,7 +63,7 @@ def build_from_seeds(path: Path, model: str | None = None) -> Index:
     """Build an index at `path` from the shipped articles (first use of a fresh clone)."""
     seeds = default_seeds()
     if not seeds.is_dir():
-        raise IndexError_(f"no index at {path} and no seeds/ folder to build one from; "
+        raise QAIndexError(f"no index at {path} and no seeds/ folder to build one from; "
                           f"build one with: python -m qa index ARTICLES --index {path}")
     log.warning("no index at %s yet: building it from %s", path, seeds)
     idx = Index(path, model)
@@ -74,7 +74,8 @@ def build_from_seeds(path: Path, model: str | None = None) -> Index:
 
 
 def get_index(path: str | Path = DEFAULT_INDEX, build: bool | None = None) -> Index:
-    """The index at `path`, loaded once per process.
+    """The index at `path`, loaded once per process. It follows changes other processes make
+    on disk by itself (each search checks the manifest's generation), so no reload is needed.
 
     When there is none and `path` is the default (or `build` is true), it is built from the
     shipped `seeds/` first, so a fresh clone answers questions straight away.
@@ -83,8 +84,7 @@ def get_index(path: str | Path = DEFAULT_INDEX, build: bool | None = None) -> In
     with _lock:
         if key not in _indexes:
             p = Path(path)
-            if not (p / "manifest.json").exists() and (build or (build is None and p == DEFAULT_INDEX)) \
-                    and not any(p.parent.glob(f"{p.name}.old-*")):
+            if not (p / "manifest.json").exists() and (build or (build is None and p == DEFAULT_INDEX)):
                 _indexes[key] = build_from_seeds(p)
             else:
                 _indexes[key] = Index.load(p)

@@ -15,8 +15,9 @@ from typing import Sequence
 from . import limits
 from .api import DEFAULT_INDEX, default_seeds, get_index
 from .embed import EmbedderError
-from .index import Index, IndexError_, Update
+from .index import Index, QAIndexError, Update
 from .ingest import Article
+from .store import check_writable
 
 
 class CliError(Exception):
@@ -83,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     _index_arg(p)
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("compact", help="merge the index's segments into one (readers are not blocked)")
+    _index_arg(p)
+    p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("check", help="verify every file of the index against its checksums")
+    _index_arg(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("list", help="list the indexed articles")
     _index_arg(p)
@@ -188,6 +197,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
     elif args.ray_workers is not None:
         raise CliError("--ray-workers needs --ray")
+    _check_index_apart(args.index, [Path(p) for p in paths if not _is_url(p)])
+    check_writable(args.index)  # before the model loads: a folder that is not a qa index is refused at once
     if args.every:
         return _poll(args, paths)
     if args.rebuild:
@@ -202,7 +213,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not articles:
         raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
     upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
-    idx.save()
+    idx.save()  # a no-op after add (which commits), except for an empty --rebuild
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
@@ -258,12 +269,44 @@ def _poll(args: argparse.Namespace, paths: list[str]) -> int:
         return 0
 
 
+def _check_index_apart(index: Path, paths: Sequence[Path]) -> None:
+    """The index may not lie inside an input folder, nor an input inside the index."""
+    ix = index.resolve()
+    for p in paths:
+        rp = p.resolve()
+        if rp.is_dir() and ix.is_relative_to(rp):
+            raise CliError(f"--index {index} is inside the input folder {p}; nothing was changed. "
+                           f"Put the index outside the articles, e.g. --index index/")
+        if rp.is_relative_to(ix):
+            raise CliError(f"input {p} is inside the index {index}; nothing was changed. Give the articles' own folder")
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    idx = Index.load(args.index)
+    before = idx.segments
+    merged = idx.compact()
+    print(f"merged {merged} of {before} segments in {time.perf_counter() - t0:.1f} s; "
+          f"{len(idx.articles())} articles, {len(idx)} chunks in {args.index}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    idx = Index.load(args.index)
+    problems = idx.check()
+    for p in problems:
+        print(f"{args.index}: {p}", file=sys.stderr)
+    if problems:
+        raise CliError(f"index {args.index} is damaged ({len(problems)} problems); "
+                       f"rebuild it with: python -m qa index ARTICLES --rebuild --index {args.index}")
+    print(f"ok: {len(idx.articles())} articles, {len(idx)} chunks, generation {idx.generation}; every checksum matches")
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     idx = Index.load(args.index)
-    removed = idx.remove(args.ids)
+    removed = idx.remove(args.ids)  # durable on return
     missing = [i for i in args.ids if i not in removed]
-    if removed:
-        idx.save()
     print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
     if missing:
         raise CliError(f"not in the index: {limits.printable(', '.join(missing))} "
@@ -329,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("search", "ask"):
             limits.check_dates(args.date_from, args.date_to)
         return args.func(args)
-    except (CliError, IndexError_, EmbedderError, ValueError) as e:
+    except (CliError, QAIndexError, EmbedderError, ValueError) as e:
         print(f"error: {limits.printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

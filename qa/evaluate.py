@@ -183,6 +183,7 @@ class Answered:
     found: bool
     top_passage: str = ""
     seconds: float = 0.0
+    confidence: str = ""  # "high" | "medium" | "low" when the answer step gives one
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,8 @@ class AnswerMetrics:
     abstain_recall: float | None
     p50_ms: float | None
     p95_ms: float | None
+    #: confidence level -> (answers found at that level, of which right), answerable questions only
+    by_confidence: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def is_correct(q: Question, a: Answered) -> bool:
@@ -214,11 +217,17 @@ def answer_metrics(questions: Sequence[Question], answers: Sequence[Answered]) -
     abstained = sum(not a.found for _, a in pairs)
     right = sum(not a.found for _, a in una)
     secs = [a.seconds * 1000 for _, a in pairs]
+    levels: dict[str, tuple[int, int]] = {}
+    for q, a in pairs:
+        if a.found and a.confidence:
+            n, r = levels.get(a.confidence, (0, 0))
+            levels[a.confidence] = (n + 1, r + (not q.unanswerable and is_correct(q, a)))
     return AnswerMetrics(answerable=len(ans), correct=correct, accuracy=correct / len(ans) if ans else None,
                          unanswerable=len(una), abstained=abstained, abstained_right=right,
                          abstain_precision=right / abstained if abstained else None,
                          abstain_recall=right / len(una) if una else None,
-                         p50_ms=percentile(secs, 50), p95_ms=percentile(secs, 95))
+                         p50_ms=percentile(secs, 50), p95_ms=percentile(secs, 95),
+                         by_confidence={k: levels[k] for k in ("high", "medium", "low") if k in levels})
 
 
 @dataclass(frozen=True)
@@ -379,6 +388,83 @@ def write_squad(squad: Path, out: Path, contexts: Path | None = None) -> tuple[i
     return len(arts), len(qs)
 
 
+# ------------------------------------------------------------------------------------- unanswerable sets
+
+#: Paragraphs (by number within their article) left out of the index for the near-topic sets.
+NEAR_TOPIC_HELD_OUT = (0, 2)
+
+
+def xquad_sets(shared: Path, out: Path, test_titles: Sequence[str]) -> dict[str, int]:
+    """Write the held-out XQuAD evaluation sets into `out`: per language (es, ro, and es questions on ro
+    paragraphs) the test split's questions over all 240 paragraphs (`*.test.jsonl` + `*.articles.jsonl`),
+    the near-topic set (`*.neartopic.jsonl` + `*.neartopic.articles.jsonl`: paragraphs
+    NEAR_TOPIC_HELD_OUT of every test article left out; their questions are unanswerable while the
+    sibling paragraphs stay; the siblings' questions stay answerable), and the off-topic set
+    (`*.offtopic.*`: every test article left out). Also the SQuAD 2.0 article as `squad2.*`.
+    Returns file name -> records written."""
+    def load(name: str) -> dict:
+        p = shared / name
+        try:
+            return json.loads(p.read_text("utf-8"))
+        except OSError as e:
+            raise ValueError(f"{p}: cannot read: {e.strerror or e}; give the folder holding the XQuAD files") from None
+
+    test = {_slug(t) for t in test_titles}
+    if not test:
+        raise ValueError("no test titles: the answer model names them (qa/answer_model.json 'about.test_titles')")
+    written: dict[str, int] = {}
+    out.mkdir(parents=True, exist_ok=True)
+
+    def put(name: str, records: list[dict]) -> None:
+        with open(out / name, "w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        written[name] = len(records)
+
+    es, ro = load("xquad.es.json"), load("xquad.ro.json")
+    for name, data, ctx in (("es", es, None), ("ro", ro, None), ("es-ro", es, ro)):
+        arts, qs = convert_squad(data, ctx, name)
+        art_of = _question_articles(ctx or data)
+        in_test = [q for q in qs if art_of[q["id"]].rsplit("-", 1)[0] in test]
+        if name != "es-ro":
+            put(f"{name}.articles.jsonl", arts)
+        put(f"{name}.test.jsonl", in_test)
+        held = {a["id"] for a in arts if a["id"].rsplit("-", 1)[0] in test and
+                int(a["id"].rsplit("-", 1)[1]) in NEAR_TOPIC_HELD_OUT}
+        lang = name.split("-")[-1]
+        put(f"{lang}.neartopic.articles.jsonl", [a for a in arts if a["id"] not in held])
+        put(f"{name}.neartopic.jsonl", [dict(q, id=f"near-{q['id']}", expected=[], passage=None, unanswerable=True)
+                                        if art_of[q["id"]] in held else q for q in in_test])
+        put(f"{lang}.offtopic.articles.jsonl", [a for a in arts if a["id"].rsplit("-", 1)[0] not in test])
+        put(f"{name}.offtopic.jsonl", [dict(q, id=f"off-{q['id']}", expected=[], passage=None, unanswerable=True)
+                                       for q in in_test])
+    arts, qs = convert_squad(load("squad2.dev.computational-complexity.json"), None, "squad2")
+    put("squad2.articles.jsonl", arts)
+    put("squad2.jsonl", qs)
+    (out / "README.md").write_text(XQUAD_SETS_NOTE, "utf-8")
+    return written
+
+
+def _question_articles(data: dict) -> dict[str, str]:
+    """question id -> the id `convert_squad` gives its paragraph's article."""
+    out = {}
+    for di, d in enumerate(data["data"]):
+        title = str(d.get("title") or f"article{di}")
+        for pi, p in enumerate(d.get("paragraphs", [])):
+            for q in p.get("qas", []):
+                out[str(q["id"])] = f"{_slug(title)}-{pi}"
+    return out
+
+
+XQUAD_SETS_NOTE = """Written by `python train/make_eval.py` (qa.evaluate.xquad_sets) from ../shared/eval.
+
+XQuAD (Artetxe, Ruder and Yogatama, 2019) and one SQuAD 2.0 dev article (Rajpurkar, Jia and Liang,
+2018), CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/); these derived files are under
+the same license. Only the test split's articles (qa/answer_model.json "about.test_titles") are asked
+about; see docs/answers.md for the sets and how to run them.
+"""
+
+
 # ------------------------------------------------------------------------------------- running
 
 AnswerFn = Callable[..., Any]
@@ -449,7 +535,7 @@ def run(questions: Sequence[Question], index: Any, k: int, modes: Sequence[Mode]
             a = answer_fn(q.question, history=list(q.history) or None, k=k, index=index)
             dt = time.perf_counter() - t0
             top = a.passages[0].text if getattr(a, "passages", None) else ""
-            answered.append(Answered(q.id, a.text, bool(a.found), top, dt))
+            answered.append(Answered(q.id, a.text, bool(a.found), top, dt, str(getattr(a, "confidence", "") or "")))
             if progress and i % 100 == 0:
                 progress(f"answered {i}/{len(questions)} questions")
     return retrieved, answered
@@ -484,6 +570,9 @@ def format_report(r: Report, max_failures: int = 30) -> str:
                      f"abstention on {a.unanswerable} unanswerable: precision {_pct(a.abstain_precision)} "
                      f"({a.abstained_right}/{a.abstained}), recall {_pct(a.abstain_recall)}; "
                      f"latency p50 {_ms(a.p50_ms)}, p95 {_ms(a.p95_ms)}")
+        if a.by_confidence:
+            lines.append("answers by confidence (right / found; unanswerable ones count as wrong): " + ", ".join(
+                f"{k} {r}/{n} ({_pct(r / n if n else None)})" for k, (n, r) in a.by_confidence.items()))
     if r.failures:
         lines += ["", f"failures ({len(r.failures)}" + (f", first {max_failures}" if len(r.failures) > max_failures else "") + "):"]
         for f in r.failures[:max_failures]:
@@ -580,7 +669,8 @@ def main_eval(args: argparse.Namespace) -> int:
             row[f"rank[{m.name}]"] = passage_rank(q.passage, r.texts) if q.passage else None
         if q.id in by_a:
             a = by_a[q.id]
-            row.update(answer=a.text, found=a.found, correct=is_correct(q, a), ms=round(a.seconds * 1000, 1))
+            row.update(answer=a.text, found=a.found, correct=is_correct(q, a), confidence=a.confidence,
+                       ms=round(a.seconds * 1000, 1))
         report.per_question.append(row)
     report.seconds = time.perf_counter() - t0
     print(format_report(report))

@@ -1,51 +1,47 @@
-"""The on-disk index: a folder with a FAISS index, vectors, chunk metadata and a manifest.
+"""The index: articles, chunks and sentence vectors, searched by dense and BM25 ranking fused.
 
-Layout (format 1; see README "Index format"):
+Storage (segments, manifest, lock, generations) lives in `qa.store`; this module keeps the
+search structures for the current generation and makes every change durable:
 
-    index/
-      manifest.json   format, embedder {name, dim}, chunking, faiss {type, ...}, counts,
-                      articles {id: {hash, chunks}}, files {name: {bytes, sha256}}
-      articles.jsonl  one article a line: id, title, date, url, source, hash, text
-      chunks.jsonl    one chunk a line: id, article, position, start, end, units [lo, hi)
-                      (text = article text[start:end]; units index the article's sentences)
-      sentences.jsonl one sentence a line: article, start, end
-      vectors.npy     float32 [sentences, dim], row i = line i of sentences.jsonl
-      dense.faiss     inner-product FAISS index over the same rows (flat, or IVF when large)
+- `add` embeds new and changed articles outside any lock, then, holding the writer lock,
+  re-reads the manifest, re-applies its change to whatever generation is on disk now, writes
+  one new segment and commits a new manifest. Nothing another writer did is overwritten.
+- `remove` tombstones articles the same way.
+- `search`, `articles` and friends check the manifest's stamp (one stat call) and switch to
+  a newer generation written by another process, so a running server sees CLI changes.
 
 Dense vectors are per sentence: a chunk's dense score is its best sentence's. On XQuAD this
 ranks paragraphs better than one vector per paragraph (hit@1 0.935 vs 0.909), costs no more
 to embed, and gives the answer step sentence vectors for free. BM25 works on whole chunks.
-
-Saving writes a sibling folder and swaps it in with renames, so an interrupted save leaves
-the previous index intact. Loading checks every file against the manifest.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import shutil
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from . import limits
-from .bm25 import BM25
+from .bm25 import BM25, LexicalSegment
 from .chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
+from .dense import DenseIndex
 from .embed import Embedder, get_embedder
 from .ingest import Article
-from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps, top_k
+from .search import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, in_range, overlaps
+from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_writable,
+                    classify, fingerprint, probe_code, rebuild_hint, same_model)
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-FILES = ("articles.jsonl", "chunks.jsonl", "sentences.jsonl", "vectors.npy", "dense.faiss")
+__all__ = ["FORMAT", "ArticleInfo", "Index", "IndexError_", "QAIndexError", "Update"]
+
+#: Deprecated name of `QAIndexError`, kept for code that still imports it.
+IndexError_ = QAIndexError
 #: From this many sentence vectors on, dense search uses an IVF index (recall@10 measured in bench/).
 APPROX_MIN_VECTORS = 100_000
 #: IVF lists probed per query: recall@10 0.990 against exact search at 100k chunks (README).
@@ -54,11 +50,10 @@ IVF_NPROBE = 24
 ADAPTIVE_LEXICAL = True
 #: How many candidates each ranking contributes to the fusion.
 CANDIDATES = 50
+#: Past this many segments an add also merges the newest `MERGE_WINDOW` into one (see `compact`).
+MAX_SEGMENTS = 16
+MERGE_WINDOW = 8
 REBUILD_HINT = "rebuild it with: python -m qa index --rebuild"
-
-
-class IndexError_(Exception):
-    """The index folder is missing, incomplete, tampered with or built for another model."""
 
 
 @dataclass(frozen=True)
@@ -82,330 +77,559 @@ class Update:
     seconds: float = 0.0
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+# ----------------------------------------------------------------------- the search view
+class _Piece:
+    """The live rows of one segment under one set of tombstones (cached: an add or a remove
+    leaves most segments as they were, so a new view only computes pieces for what changed)."""
+
+    def __init__(self, seg: Segment) -> None:
+        n = len(seg.ids)
+        alive = np.ones(n, bool)
+        if seg.entry.removed:
+            alive[list(seg.entry.removed)] = False
+        rows = np.flatnonzero(alive)
+        self.rows = rows
+        self.cols = tuple(list(col) if len(rows) == n else [col[r] for r in rows.tolist()]
+                          for col in (seg.ids, seg.titles, seg.dates, seg.urls, seg.sources, seg.hashes))
+        new_row = np.full(n, -1, np.int64)
+        new_row[rows] = np.arange(len(rows))
+        c, s = seg.chunks, seg.sentences
+        self.chunk_mask = alive[c[:, 0]] if len(c) else np.zeros(0, bool)
+        self.sent_mask = alive[s[:, 0]] if len(s) else np.zeros(0, bool)
+        self.chunks = c[self.chunk_mask].astype(np.int64)  # article column: live row within the piece
+        self.chunks[:, 0] = new_row[self.chunks[:, 0]]
+        self.sents = s[self.sent_mask].astype(np.int64)
+        self.sents[:, 0] = new_row[self.sents[:, 0]]
+        # Sentences of an article are contiguous: its first one, physical (for the vectors) and live.
+        self.art_local_sent = np.searchsorted(s[:, 0], rows, side="left") if len(s) else np.zeros(len(rows), np.int64)
+        self.sent_lo = np.searchsorted(self.sents[:, 0], np.arange(len(rows)), side="left")
+        self.sent_hi = np.searchsorted(self.sents[:, 0], np.arange(len(rows)), side="right")
+        self.chunk_count = np.bincount(self.chunks[:, 0], minlength=len(rows)) if len(self.chunks) \
+            else np.zeros(len(rows), np.int64)
 
 
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def _cat(parts: Sequence[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
 
 
+class _View:
+    """Search structures over the live rows of a list of segments (tombstoned rows left out),
+    in segment order: the same rows, in the same order, as a fresh build of the live articles."""
+
+    def __init__(self, segments: Sequence[Segment], dim: int, pieces: dict | None = None) -> None:
+        self.segments = list(segments)
+        cache = pieces if pieces is not None else {}
+        ps = []
+        for seg in self.segments:
+            key = (seg.name, seg.entry.removed)
+            if key not in cache:
+                cache[key] = _Piece(seg)
+            ps.append(cache[key])
+        for key in [k for k in cache if k not in {(sg.name, sg.entry.removed) for sg in self.segments}]:
+            del cache[key]  # pieces of segments (or tombstone sets) that are gone
+        self.pieces = cache
+        cols: list[list] = [[] for _ in range(6)]
+        for p in ps:
+            for out, col in zip(cols, p.cols):
+                out.extend(col)
+        self.ids, self.titles, self.dates, self.urls, self.sources, self.hashes = cols
+        self.row_of = dict(zip(self.ids, range(len(self.ids))))
+        n_art = np.array([len(p.rows) for p in ps], np.int64)
+        art_base = np.concatenate([[0], np.cumsum(n_art)])[:-1].astype(np.int64)
+        n_sent = np.array([len(p.sents) for p in ps], np.int64)
+        sent_base = np.concatenate([[0], np.cumsum(n_sent)])[:-1].astype(np.int64)
+        i64 = np.zeros(0, np.int64)
+        self.art_seg = np.repeat(np.arange(len(ps), dtype=np.int64), n_art)
+        self.art_local = _cat([p.rows for p in ps], i64)
+        self.art_local_sent = _cat([p.art_local_sent for p in ps], i64)
+        self.chunks = _cat([p.chunks for p in ps], np.zeros((0, 6), np.int64))  # art, pos, start, end, fu, lu
+        self.chunks[:, 0] += np.repeat(art_base, [len(p.chunks) for p in ps]) if ps else i64
+        self.sents = _cat([p.sents for p in ps], np.zeros((0, 3), np.int64))  # art, start, end
+        self.sents[:, 0] += np.repeat(art_base, n_sent) if ps else i64
+        self.sent_lo = _cat([p.sent_lo + b for p, b in zip(ps, sent_base)], i64)
+        self.sent_hi = _cat([p.sent_hi + b for p, b in zip(ps, sent_base)], i64)
+        self.chunk_count = _cat([p.chunk_count for p in ps], i64)
+        self.dim = dim
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+        # BM25 and dense search work on physical rows (every row of every segment, tombstoned
+        # ones masked out); these map them to and from the live rows used here.
+        live_c = _cat([p.chunk_mask for p in ps], np.zeros(0, bool))
+        live_s = _cat([p.sent_mask for p in ps], np.zeros(0, bool))
+        self.chunk_phys = np.flatnonzero(live_c)
+        self.chunk_live = np.full(len(live_c), -1, np.int64)
+        self.chunk_live[self.chunk_phys] = np.arange(len(self.chunk_phys))
+        self.sent_phys = np.flatnonzero(live_s)
+        self.sent_live = np.full(len(live_s), -1, np.int64)
+        self.sent_live[self.sent_phys] = np.arange(len(self.sent_phys))
+        self.lexical = BM25(segments=[seg.lexical for seg in self.segments], live=live_c)
+        self.dense = DenseIndex([seg.dense for seg in self.segments], live=live_s) if self.segments else None
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sentence row, chunk row) sorted by sentence row; a sentence in an overlap has two."""
+        if self._pairs is None:
+            c = self.chunks
+            n_units = (c[:, 5] - c[:, 4]) if len(c) else np.zeros(0, np.int64)
+            crows = np.repeat(np.arange(len(c)), n_units)
+            starts = np.repeat(self.sent_lo[c[:, 0]] + c[:, 4], n_units) if len(c) else np.zeros(0, np.int64)
+            offsets = np.arange(int(n_units.sum())) - np.repeat(np.cumsum(n_units) - n_units, n_units)
+            srows = starts + offsets
+            order = np.argsort(srows, kind="stable")
+            self._pairs = (srows[order], crows[order])
+        return self._pairs
+
+    def bm25(self) -> BM25:
+        return self.lexical
+
+    def text(self, row: int) -> str:
+        return self.segments[int(self.art_seg[row])].text(int(self.art_local[row]))
+
+    def vectors_of(self, row: int) -> np.ndarray:
+        """The sentence vectors of live article `row` (a view into the memory-mapped file)."""
+        seg = self.segments[int(self.art_seg[row])]
+        lo = int(self.art_local_sent[row])
+        return seg.vectors[lo:lo + int(self.sent_hi[row] - self.sent_lo[row])]
+
+    def dense_hits(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The `n` best live sentences (live row, cosine), best first; ties by row."""
+        if self.dense is None or not len(self.sent_phys):
+            return []
+        phys_allowed = None
+        if allowed is not None:
+            phys_allowed = np.zeros(len(self.sent_live), bool)
+            phys_allowed[self.sent_phys] = allowed
+        hits = self.dense.search(np.asarray(qv, np.float32), n, phys_allowed)
+        rows = self.sent_live[hits.rows]
+        return list(zip(rows.tolist(), hits.scores.astype(float).tolist()))
+
+    def lexical_top(self, question: str, n: int, allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
+        """The `n` best live chunks by BM25 (live rows, best first) and their scores."""
+        phys_allowed = None
+        if allowed is not None:
+            phys_allowed = np.zeros(len(self.chunk_live), bool)
+            phys_allowed[self.chunk_phys] = allowed
+        rows, scores = self.lexical.top(question, n, phys_allowed)
+        live = self.chunk_live[rows].tolist()
+        return live, dict(zip(live, scores.astype(float).tolist()))
+
+
+# ----------------------------------------------------------------------------- the index
 class Index:
-    """Articles, their chunks, vectors and the dense and lexical search structures."""
+    """Articles, their chunks, vectors and the dense and lexical search structures, kept on disk."""
 
     def __init__(self, path: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None,
                  max_words: int = MAX_WORDS, overlap: int = OVERLAP_SENTENCES) -> None:
-        """An empty index that will be saved at `path`. Use `Index.load` to open a saved one."""
-        self.path = Path(path)
+        """A new, empty index for `path`: its first write replaces whatever qa index is there
+        (a folder that is not a qa index is refused). Use `Index.load`/`Index.open` for a saved one."""
+        self._path = Path(path)
         self.embedder: Embedder = embedder or get_embedder(model)
         self.max_words, self.overlap = max_words, overlap
-        self._articles: dict[str, Article] = {}
-        self._chunks: list[Chunk] = []
-        self._sents: list[tuple[str, int, int]] = []  # (article id, start, end), row-aligned with _vectors
-        self._pairs: tuple[np.ndarray, np.ndarray] | None = None  # (sentence row, chunk row), by sentence row
-        self._rows: dict[str, tuple[int, int]] | None = None  # article id -> its sentence rows
-        self._vectors = np.zeros((0, self.embedder.dim), np.float32)
-        self._bm25 = BM25()
-        self._faiss = None
+        self._store = Store(self.path)
         self._lock = threading.RLock()
+        self._manifest: Manifest | None = None  # None: new, nothing written yet
+        self._stamp: tuple[int, int, int] | None = None
+        self._segments: dict[str, Segment] = {}
+        self._pieces: dict = {}  # (segment name, tombstones) -> _Piece, reused across generations
+        self._view = _View([], self.embedder.dim, self._pieces)
+        self._old_view = self._view
 
-    # ---------------------------------------------------------------- loading and saving
+    # ------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None) -> "Index":
-        """Open a saved index, verifying it; `model` (if given) must be the one it was built with."""
+        """Open a saved index; `model` (if given) must be the one it was built with."""
         path = Path(path)
-        _recover(path)
-        manifest = _read_manifest(path)
-        built_with = manifest["embedder"]["name"]
+        store = Store(path)
+        if not path.exists():
+            raise QAIndexError(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
+        m = store.read_manifest()
+        if m is None:
+            raise QAIndexError(f"{path} is not an index (no manifest.json); "
+                               f"build one with: python -m qa index ARTICLES --index {path}")
+        built_with = m.embedder["name"]
         wanted = embedder.name if embedder is not None else model
         if wanted and wanted != built_with:
-            raise IndexError_(f"index {path} was built with model {built_with!r}, not {wanted!r}; "
-                              f"use --model {built_with} or {REBUILD_HINT} --model {wanted}")
-        for name in FILES:
-            f = path / name
-            want = manifest["files"].get(name, {})
-            if not f.is_file():
-                raise IndexError_(f"index {path} is incomplete: {name} is missing; {REBUILD_HINT}")
-            if f.stat().st_size != want.get("bytes") or _sha256(f) != want.get("sha256"):
-                raise IndexError_(f"index {path}: {name} does not match manifest.json (truncated or changed); {REBUILD_HINT}")
+            raise QAIndexError(f"index {path} was built with model {built_with!r}, not {wanted!r}; "
+                               f"use --model {built_with} or {REBUILD_HINT} --model {wanted}")
         emb = embedder or get_embedder(built_with)
-        if emb.dim != manifest["embedder"]["dim"]:
-            raise IndexError_(f"index {path} has {manifest['embedder']['dim']}-d vectors but model "
-                              f"{emb.name!r} makes {emb.dim}-d ones; {REBUILD_HINT}")
-        ch = manifest["chunking"]
-        idx = cls(path, embedder=emb, max_words=ch["max_words"], overlap=ch["overlap"])
-        try:
-            idx._read(path, manifest)
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
-            raise IndexError_(f"index {path} is damaged ({e}); {REBUILD_HINT}") from None
+        _check_embedder(path, m, emb)
+        idx = cls(path, embedder=emb, max_words=m.chunking["max_words"], overlap=m.chunking["overlap"])
+        with idx._lock:
+            idx._reload()
         return idx
 
     @classmethod
     def open(cls, path: str | Path = "index", model: str | None = None, **kw) -> "Index":
-        """Load the index at `path` if there is one, else start an empty one there."""
+        """Load the index at `path` if there is one, else start an empty one there (a folder
+        that is neither absent, empty nor a qa index is refused, and left as it is)."""
         path = Path(path)
-        _recover(path)
-        if (path / "manifest.json").exists():
+        kind = check_writable(path)
+        if kind == "index":
             return cls.load(path, model, **kw)
         return cls(path, model, **kw)
 
-    def _read(self, path: Path, manifest: dict) -> None:
-        import faiss
-
-        arts = [json.loads(line) for line in (path / "articles.jsonl").read_text("utf-8").splitlines()]
-        for a in arts:
-            art = Article(id=a["id"], title=a["title"], text=a["text"], date=a.get("date"), url=a.get("url"),
-                          source=a.get("source", ""))
-            if art.hash != a["hash"] or manifest["articles"].get(art.id, {}).get("hash") != art.hash:
-                raise ValueError(f"article {art.id!r} does not match its content hash")
-            self._articles[art.id] = art
-        for line in (path / "chunks.jsonl").read_text("utf-8").splitlines():
-            c = json.loads(line)
-            text = self._articles[c["article"]].text
-            if not 0 <= c["start"] < c["end"] <= len(text):
-                raise ValueError(f"chunk {c['id']!r} points outside its article")
-            self._chunks.append(Chunk(c["article"], c["position"], c["start"], c["end"], text[c["start"]:c["end"]],
-                                      c["units"][0], c["units"][1]))
-        for line in (path / "sentences.jsonl").read_text("utf-8").splitlines():
-            a, start, end = json.loads(line)
-            if not 0 <= start < end <= len(self._articles[a].text):
-                raise ValueError(f"a sentence of {a!r} points outside its article")
-            self._sents.append((a, start, end))
-        self._vectors = np.load(path / "vectors.npy", allow_pickle=False)
-        self._faiss = faiss.read_index(str(path / "dense.faiss"))
-        counts = manifest["counts"]
-        got = (len(self._articles), len(self._chunks), len(self._sents), self._vectors.shape[0], self._faiss.ntotal)
-        want = (counts["articles"], counts["chunks"], counts["sentences"], counts["sentences"], counts["sentences"])
-        if got != want or self._vectors.shape[1:] != (self.embedder.dim,):
-            raise ValueError(f"counts disagree: manifest says {want[0]} articles, {want[1]} chunks, {want[2]} sentences; "
-                             f"files hold {got[0]} articles, {got[1]} chunks, {got[2]} sentences, {got[3]} vectors, "
-                             f"{got[4]} in FAISS")
-        if hasattr(self._faiss, "nprobe"):
-            self._faiss.nprobe = manifest["faiss"].get("nprobe", IVF_NPROBE)
-        self._bm25.add(c.text for c in self._chunks)
-
-    def save(self) -> None:
-        """Write the index atomically: a sibling folder, then a swap by rename."""
-        import faiss
-
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            tmp = self.path.with_name(f"{self.path.name}.tmp-{tag}")
-            old = self.path.with_name(f"{self.path.name}.old-{tag}")
-            tmp.mkdir()
+    def _reload(self, manifest: Manifest | None = None) -> None:
+        """Switch to the generation on disk (or `manifest`); retried if a compaction deletes a
+        segment between reading the manifest and opening it."""
+        for attempt in range(20):
+            stamp = self._store.stamp()
+            m = manifest if manifest is not None and attempt == 0 else self._store.read_manifest()
+            if m is None:
+                raise QAIndexError(f"index {self.path} disappeared; build one with: "
+                                   f"python -m qa index ARTICLES --index {self.path}")
+            if m.embedder["name"] != self.embedder.name or m.embedder["dim"] != self.embedder.dim:
+                raise QAIndexError(f"index {self.path} was rebuilt with model {m.embedder['name']!r}; "
+                                   f"load it again (restart)")
             try:
-                _write(tmp / "articles.jsonl", "".join(
-                    json.dumps({"id": a.id, "title": a.title, "date": a.date, "url": a.url, "source": a.source,
-                                "hash": a.hash, "text": a.text}, ensure_ascii=False) + "\n"
-                    for a in self._articles.values()).encode("utf-8"))
-                _write(tmp / "chunks.jsonl", "".join(
-                    json.dumps({"id": c.id, "article": c.article_id, "position": c.position, "start": c.start,
-                                "end": c.end, "units": [c.first_unit, c.last_unit]}, ensure_ascii=False) + "\n"
-                    for c in self._chunks).encode("utf-8"))
-                _write(tmp / "sentences.jsonl", "".join(
-                    json.dumps(list(s), ensure_ascii=False) + "\n" for s in self._sents).encode("utf-8"))
-                with open(tmp / "vectors.npy", "wb") as f:
-                    np.save(f, np.ascontiguousarray(self._vectors, np.float32), allow_pickle=False)
-                    f.flush()
-                    os.fsync(f.fileno())
-                faiss.write_index(self._dense(), str(tmp / "dense.faiss"))
-                _write(tmp / "manifest.json", json.dumps(self._manifest(tmp), indent=1, ensure_ascii=False).encode("utf-8"))
-                if self.path.exists():
-                    os.rename(self.path, old)
-                os.rename(tmp, self.path)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                if old.exists() and not self.path.exists():
-                    os.rename(old, self.path)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+                segs = {}
+                for e in m.segments:
+                    old = self._segments.get(e.name)
+                    segs[e.name] = _with_entry(old, e) if old is not None else self._store.segment(e, self.embedder.dim)
+            except FileNotFoundError as e:
+                if self._store.stamp() == stamp:  # not a compaction racing us: the file is really gone
+                    raise QAIndexError(f"index {self.path} is incomplete: {e} is missing; "
+                                       f"{rebuild_hint(self.path)}") from None
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            self._segments = segs
+            self._manifest = m
+            self._stamp = stamp
+            # Kept one generation: an answer being built from passages of the previous view can
+            # still read their article and sentence vectors after another process removed it.
+            self._old_view = self._view
+            self._view = _View([segs[e.name] for e in m.segments], self.embedder.dim, self._pieces)
+            return
+        raise QAIndexError(f"index {self.path} keeps changing while being loaded; try again")
 
-    def _manifest(self, folder: Path) -> dict:
-        per_article: dict[str, int] = {}
-        for c in self._chunks:
-            per_article[c.article_id] = per_article.get(c.article_id, 0) + 1
-        dense = self._dense()
-        kind = "ivf" if hasattr(dense, "nprobe") else "flat"
-        return {
-            "format": FORMAT,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim},
-            "chunking": {"max_words": self.max_words, "overlap": self.overlap, "unit": "words, whole sentences"},
-            "faiss": {"type": kind, "metric": "inner_product",
-                      **({"nlist": dense.nlist, "nprobe": dense.nprobe} if kind == "ivf" else {})},
-            "counts": {"articles": len(self._articles), "chunks": len(self._chunks), "sentences": len(self._sents)},
-            "articles": {a.id: {"hash": a.hash, "chunks": per_article.get(a.id, 0)} for a in self._articles.values()},
-            "files": {n: {"bytes": (folder / n).stat().st_size, "sha256": _sha256(folder / n)} for n in FILES},
-        }
+    def _refresh(self) -> None:
+        """Pick up a newer generation written by another process or another Index object."""
+        if self._manifest is None:
+            return
+        stamp = self._store.stamp()
+        if stamp != self._stamp and stamp is not None:
+            m = self._store.read_manifest()
+            if m is not None and m.generation != self._manifest.generation:
+                log.info("index %s changed on disk (generation %d -> %d): reloading", self.path,
+                         self._manifest.generation, m.generation)
+                self._reload(m)
+            else:
+                self._stamp = stamp
 
-    # ---------------------------------------------------------------- changing
+    @property
+    def path(self) -> Path:
+        """The index folder. Read-only: every change is written there at once (to write an index
+        elsewhere, copy the folder and load the copy)."""
+        return self._path
+
+    @property
+    def segments(self) -> int:
+        """How many segments the shown generation has (0 for a new index)."""
+        return len(self._manifest.segments) if self._manifest else 0
+
+    @property
+    def generation(self) -> int | None:
+        """The generation this object shows (None: new, not written yet)."""
+        return self._manifest.generation if self._manifest else None
+
+    # ------------------------------------------------------------ writing
+    def _new_manifest(self, generation: int, segments: Sequence[SegmentEntry]) -> Manifest:
+        return Manifest(generation, {"name": self.embedder.name, "dim": self.embedder.dim,
+                                     "fingerprint": fingerprint(self.embedder), "probe": probe_code(self.embedder)},
+                        {"max_words": self.max_words, "overlap": self.overlap}, tuple(segments))
+
+    def _begin_write(self) -> tuple[Manifest, bool]:
+        """Under the writer lock: the manifest to change, after switching to the newest generation.
+        For a new Index, an empty manifest that replaces what is on disk."""
+        if self._manifest is None:
+            try:
+                disk = self._store.read_manifest()
+            except QAIndexError:
+                disk = None  # a damaged or format-1 qa index that --rebuild replaces
+            drop_format1 = classify(self.path) == "index" and disk is None
+            return self._new_manifest(disk.generation if disk else 0, []), drop_format1
+        if self._store.stamp() != self._stamp:
+            self._reload()
+        self._store.collect_garbage(self._manifest)  # what crashed writers left (we hold the lock)
+        return self._manifest, False
+
+    def _commit(self, m: Manifest, drop_format1: bool = False) -> None:
+        self._store.commit(m, drop_format1=drop_format1)
+        self._reload(m)
+        self._store.collect_garbage(m)
+
     def add(self, articles: Iterable[Article], progress: bool = False, *,
             passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> Update:
         """Add new articles and re-embed changed ones (by content hash); unchanged ones cost nothing.
 
-        `passage_embedder` (e.g. `qa.distributed.RayEmbedder`) embeds the new sentences instead of
-        `self.embedder.passage`; it must return the same model's vectors, one row per text, in order.
+        Durable on return: one new segment and a new manifest are committed under the writer
+        lock. Embedding happens before the lock is taken; `passage_embedder` (texts -> unit
+        vectors) replaces `self.embedder.passage`, e.g. to embed on a cluster.
         """
         t0 = time.perf_counter()
-        upd = Update()
-        todo: list[Article] = []
+        batch: dict[str, Article] = {}
+        for a in articles:
+            batch[a.id] = a  # the last version of an id in one batch wins
         with self._lock:
-            for a in articles:
-                old = self._articles.get(a.id)
-                if old is not None and old.hash == a.hash:
-                    upd.unchanged.append(a.id)
-                else:
-                    (upd.updated if old is not None else upd.added).append(a.id)
-                    todo.append(a)
+            self._refresh()
+            v = self._view
+            todo = [a for a in batch.values() if a.id not in v.row_of or v.hashes[v.row_of[a.id]] != a.hash]
         sents: list[tuple[str, int, int]] = []
-        chunks: list[Chunk] = []
+        units_of: dict[str, list[tuple[int, int]]] = {}
+        chunks_of: dict[str, list[Chunk]] = {}
         for a in todo:
             units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
+            units_of[a.id], chunks_of[a.id] = units, cs
             sents.extend((a.id, s, e) for s, e in units)
-            chunks.extend(cs)
-        # Embed outside the lock: searches go on while new articles are embedded.
         texts = {a.id: a.text for a in todo}
-        sent_texts = [texts[a][s:e] for a, s, e in sents]
-        if passage_embedder is None or not sent_texts:
-            vectors = self._embed_passages(sent_texts, progress)
-        else:
-            vectors = np.asarray(passage_embedder(sent_texts), np.float32)
-            if vectors.shape != (len(sent_texts), self.embedder.dim):
-                raise ValueError(f"the passage embedder returned vectors of shape {vectors.shape} for "
-                                 f"{len(sent_texts)} sentences; expected ({len(sent_texts)}, {self.embedder.dim})")
-        with self._lock:
-            self._remove_ids({a.id for a in todo} & set(self._articles))
-            for a in todo:
-                self._articles[a.id] = a
-            self._append(chunks, sents, vectors)
-        upd.embedded_chunks = len(chunks)
-        upd.embedded_sentences = len(sents)
+        vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress, passage_embedder)
+        vec_of: dict[str, np.ndarray] = {}
+        row = 0
+        for a in todo:
+            vec_of[a.id] = vectors[row:row + len(units_of[a.id])]
+            row += len(units_of[a.id])
+
+        upd = Update()
+        with self._store.locked(), self._lock:
+            m, drop1 = self._begin_write()
+            v = self._view
+            # Decide against the generation on disk now: another writer may have added or changed these.
+            write: list[Article] = []
+            for a in batch.values():
+                r = v.row_of.get(a.id)
+                if r is not None and v.hashes[r] == a.hash:
+                    upd.unchanged.append(a.id)
+                else:
+                    (upd.updated if r is not None else upd.added).append(a.id)
+                    write.append(a)
+            missing = [a for a in write if a.id not in vec_of]
+            if missing:  # changed on disk since we looked (rare): embed them now, under the lock
+                self._embed_into(missing, units_of, chunks_of, vec_of, progress, passage_embedder)
+            entries = list(m.segments)
+            if write:
+                entries = _tombstone(entries, v, [a.id for a in write if a.id in v.row_of])
+                data = self._segment_data(write, units_of, chunks_of, vec_of)
+                entry, _ = self._store.new_segment(m.generation + 1, data)
+                entries.append(entry)
+            if write or self._manifest is None:
+                self._commit(replace(m, generation=m.generation + 1, segments=tuple(entries)), drop1)
+            upd.embedded_chunks = sum(len(chunks_of[a.id]) for a in write)
+            upd.embedded_sentences = sum(len(units_of[a.id]) for a in write)
+        if len(self._manifest.segments) > MAX_SEGMENTS:
+            self.compact(auto=True)
         upd.seconds = time.perf_counter() - t0
         return upd
 
-    def _embed_passages(self, texts: list[str], progress: bool) -> np.ndarray:
+    def _embed_into(self, arts: Sequence[Article], units_of, chunks_of, vec_of, progress, passage_embedder) -> None:
+        texts = []
+        for a in arts:
+            units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
+            units_of[a.id], chunks_of[a.id] = units, cs
+            texts.extend(a.text[s:e] for s, e in units)
+        vecs = self._embed_passages(texts, progress, passage_embedder)
+        row = 0
+        for a in arts:
+            vec_of[a.id] = vecs[row:row + len(units_of[a.id])]
+            row += len(units_of[a.id])
+
+    def _segment_data(self, arts: Sequence[Article], units_of, chunks_of, vec_of) -> SegmentData:
+        ch, se, vecs, texts = [], [], [], []
+        for i, a in enumerate(arts):
+            ch.extend((i, c.position, c.start, c.end, c.first_unit, c.last_unit) for c in chunks_of[a.id])
+            texts.extend(c.text for c in chunks_of[a.id])
+            se.extend((i, s, e) for s, e in units_of[a.id])
+            vecs.append(vec_of[a.id])
+        dim = self.embedder.dim
+        vectors = np.concatenate(vecs).astype(np.float32) if vecs else np.zeros((0, dim), np.float32)
+        if vectors.shape[1:] != (dim,) or len(vectors) != len(se):
+            raise ValueError(f"the embedder returned vectors of shape {vectors.shape}, expected ({len(se)}, {dim})")
+        return SegmentData(list(arts), np.asarray(ch, np.int64).reshape(-1, 6), np.asarray(se, np.int64).reshape(-1, 3),
+                           vectors, LexicalSegment.build(texts))
+
+    def _embed_passages(self, texts: list[str], progress: bool,
+                        passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        if passage_embedder is not None:
+            return np.asarray(passage_embedder(texts), np.float32)
         try:
             return self.embedder.passage(texts, progress=progress)  # type: ignore[call-arg]
         except TypeError:  # an Embedder without a progress option
             return self.embedder.passage(texts)
 
     def remove(self, ids: Iterable[str]) -> list[str]:
-        """Remove articles by id; returns the ids that were present."""
+        """Remove articles by id (durable on return); returns the ids that were present."""
+        ids = list(dict.fromkeys(ids))
         with self._lock:
-            present = [i for i in dict.fromkeys(ids) if i in self._articles]
-            self._remove_ids(set(present))
+            self._refresh()
+            if self._manifest is None:
+                return []
+        with self._store.locked(), self._lock:
+            m, _ = self._begin_write()
+            present = [i for i in ids if i in self._view.row_of]
+            if present:
+                entries = _tombstone(list(m.segments), self._view, present)
+                self._commit(replace(m, generation=m.generation + 1, segments=tuple(entries)))
             return present
 
-    def _append(self, chunks: Sequence[Chunk], sents: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
-        if not chunks:
+    def save(self) -> None:
+        """Make sure the index is on disk. `add` and `remove` already commit; for a new index
+        with nothing added this writes an empty one (replacing a qa index that was there)."""
+        if self._manifest is not None:
             return
-        first_chunk, first_row = len(self._chunks), len(self._sents)
-        self._chunks.extend(chunks)
-        self._sents.extend(sents)
-        # Extend the derived maps rather than rebuild them: new rows all come after the old ones.
-        new_rows: dict[str, tuple[int, int]] = {}
-        for row, (aid, _, _) in enumerate(sents, first_row):
-            new_rows[aid] = (new_rows.get(aid, (row, row))[0], row + 1)
-        if self._rows is not None:
-            self._rows.update(new_rows)
-        if self._pairs is not None:
-            srows = [new_rows[c.article_id][0] + u for c in chunks for u in range(c.first_unit, c.last_unit)]
-            crows = [first_chunk + i for i, c in enumerate(chunks) for _ in range(c.first_unit, c.last_unit)]
-            order = np.argsort(np.asarray(srows, np.int64), kind="stable")
-            self._pairs = (np.concatenate([self._pairs[0], np.asarray(srows, np.int64)[order]]),
-                           np.concatenate([self._pairs[1], np.asarray(crows, np.int64)[order]]))
-        self._vectors = np.concatenate([self._vectors, vectors.astype(np.float32)])
-        self._bm25.add(c.text for c in chunks)
-        if self._faiss is not None and (hasattr(self._faiss, "nprobe") or len(self._sents) < APPROX_MIN_VECTORS):
-            self._faiss.add(np.ascontiguousarray(vectors, np.float32))
-        else:
-            self._faiss = None  # crossing to the approximate index: rebuilt on next use
+        with self._store.locked(), self._lock:
+            if self._manifest is None:
+                m, drop1 = self._begin_write()
+                self._commit(replace(m, generation=m.generation + 1), drop1)
 
-    def _remove_ids(self, ids: set[str]) -> None:
-        if not ids:
-            return
-        for i in ids:
-            self._articles.pop(i, None)
-        mask = np.array([c.article_id not in ids for c in self._chunks], bool)
-        self._chunks = [c for c, k in zip(self._chunks, mask) if k]
-        self._bm25.keep(mask)
-        smask = np.array([s[0] not in ids for s in self._sents], bool)
-        self._sents = [s for s, k in zip(self._sents, smask) if k]
-        self._vectors = self._vectors[smask] if len(smask) else self._vectors
-        self._pairs = self._rows = None
-        self._faiss = None
+    def compact(self, *, auto: bool = False) -> int:
+        """Merge segments into one, dropping tombstoned rows; returns how many were merged.
 
-    def _dense(self):
-        """The FAISS index over `_vectors`, built when missing (after removals or on crossing the size line)."""
-        if self._faiss is None:
-            self._faiss = build_faiss(self._vectors)
-        return self._faiss
+        The merged segment is written without the lock (readers and writers go on); the lock is
+        taken only to commit, after tombstones added in the meantime are carried over. With
+        `auto`, only the newest `MERGE_WINDOW` segments are merged (the policy after an add).
+        """
+        with self._lock:
+            self._refresh()
+            if self._manifest is None:
+                return 0
+            m = self._manifest
+            window = list(m.segments[-MERGE_WINDOW:] if auto else m.segments)
+            if len(window) < 2 and not any(e.removed for e in window):
+                return 0
+            segs = [self._segments[e.name] for e in window]
+        arts: list[Article] = []
+        where: dict[tuple[str, int], int] = {}
+        ch, se, parts, lex, lex_live = [], [], [], [], []
+        for seg in segs:
+            alive = np.ones(len(seg.ids), bool)
+            if seg.entry.removed:
+                alive[list(seg.entry.removed)] = False
+            new_row = np.full(len(seg.ids), -1, np.int64)
+            for r in np.flatnonzero(alive).tolist():
+                new_row[r] = len(arts)
+                where[(seg.name, r)] = len(arts)
+                arts.append(Article(seg.ids[r], seg.titles[r], seg.text(r), seg.dates[r], seg.urls[r], seg.sources[r]))
+            cm = alive[seg.chunks[:, 0]] if len(seg.chunks) else np.zeros(0, bool)
+            c = seg.chunks[cm].astype(np.int64)
+            c[:, 0] = new_row[c[:, 0]]
+            ch.append(c)
+            sm = alive[seg.sentences[:, 0]] if len(seg.sentences) else np.zeros(0, bool)
+            s = seg.sentences[sm].astype(np.int64)
+            s[:, 0] = new_row[s[:, 0]]
+            se.append(s)
+            parts.append((seg, sm))
+            lex.append(seg.lexical)
+            lex_live.append(cm)
+        data = SegmentData(arts, np.concatenate(ch), np.concatenate(se), np.zeros((0, self.embedder.dim), np.float32),
+                           LexicalSegment.merge(lex, lex_live))
 
-    # ---------------------------------------------------------------- reading
+        # Vectors are streamed from the memory maps by DenseSegment.merge (bounded memory).
+        entry, tmp = self._store.new_segment(m.generation + 1, data, publish=False,
+                                             dense_merge=([seg.dense for seg, _ in parts], [sm for _, sm in parts]))
+        try:
+            with self._store.locked(), self._lock:
+                now = self._store.read_manifest()
+                names = [e.name for e in window]
+                if now is None or not set(names) <= {e.name for e in now.segments}:
+                    log.info("compaction of %s skipped: its segments were merged by another writer", self.path)
+                    return 0
+                # Tombstones set since the snapshot, on the merged articles, carry over.
+                extra = sorted(where[(e.name, r)] for e in now.segments if e.name in names
+                               for r in e.removed if (e.name, r) in where)
+                merged = replace(entry, removed=tuple(extra))
+                out: list[SegmentEntry] = []
+                for e in now.segments:
+                    if e.name == names[0]:
+                        out.append(merged)
+                    elif e.name not in names:
+                        out.append(e)
+                self._store.publish(tmp, entry)
+                tmp = None
+                self._commit(replace(now, generation=now.generation + 1, segments=tuple(out)))
+                return len(window)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def check(self) -> list[str]:
+        """Re-hash every file and re-check every article's content hash (slow; `qa check`)."""
+        with self._lock:
+            self._refresh()
+            if self._manifest is None:
+                return []
+            problems = self._store.check(self._manifest)
+            if problems:
+                return problems
+            for seg in self._segments.values():
+                for r in range(len(seg.ids)):
+                    try:
+                        text = seg.text(r)
+                    except UnicodeDecodeError:
+                        problems.append(f"{seg.name}: the text of {seg.ids[r]!r} is not UTF-8")
+                        continue
+                    a = Article(seg.ids[r], seg.titles[r], text, seg.dates[r], seg.urls[r], seg.sources[r])
+                    if a.hash != seg.hashes[r]:
+                        problems.append(f"{seg.name}: article {seg.ids[r]!r} does not match its content hash")
+                if len(seg.chunks) and (seg.chunks[:, 2] >= seg.chunks[:, 3]).any():
+                    problems.append(f"{seg.name}: a chunk has an empty or reversed span")
+            return problems
+
+    # ------------------------------------------------------------ reading
     def __len__(self) -> int:
-        return len(self._chunks)
+        with self._lock:
+            self._refresh()
+            return len(self._view)
 
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles, newest first (undated last)."""
         with self._lock:
-            counts: dict[str, int] = {}
-            for c in self._chunks:
-                counts[c.article_id] = counts.get(c.article_id, 0) + 1
-            infos = [ArticleInfo(a.id, a.title, a.date, counts.get(a.id, 0), a.url) for a in self._articles.values()]
+            self._refresh()
+            v = self._view
+            infos = [ArticleInfo(v.ids[i], v.titles[i], v.dates[i], int(v.chunk_count[i]), v.urls[i])
+                     for i in range(len(v.ids))]
         return sorted(infos, key=lambda i: (i.date or "", i.id), reverse=True)
 
     def idf(self, token: str) -> float:
         """BM25 inverse document frequency of a token from `qa.bm25.tokenize` (0 if unseen)."""
         with self._lock:
-            return self._bm25.idf(token) if len(self._bm25) else 0.0
+            bm = self._view.bm25()
+            return bm.idf(token) if len(bm) else 0.0
 
     def article(self, article_id: str) -> Article:
-        return self._articles[article_id]
+        """One article, its text read from disk. KeyError if it is not in the index."""
+        with self._lock:
+            v = self._view_of(article_id)
+            r = v.row_of[article_id]
+            return Article(v.ids[r], v.titles[r], v.text(r), v.dates[r], v.urls[r], v.sources[r])
 
-    def _sentence_chunks(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sentence row, chunk row) pairs sorted by sentence row; a sentence in an overlap has two."""
-        if self._pairs is None:
-            first = self._article_rows()
-            srows, crows = [], []
-            for crow, c in enumerate(self._chunks):
-                base = first[c.article_id][0]
-                srows.extend(range(base + c.first_unit, base + c.last_unit))
-                crows.extend([crow] * (c.last_unit - c.first_unit))
-            srows_a, crows_a = np.asarray(srows, np.int64), np.asarray(crows, np.int64)
-            order = np.argsort(srows_a, kind="stable")
-            self._pairs = (srows_a[order], crows_a[order])
-        return self._pairs
+    def _view_of(self, article_id: str) -> _View:
+        """The current view, or the previous one if the article was removed in between."""
+        if article_id in self._view.row_of or article_id not in self._old_view.row_of:
+            return self._view
+        return self._old_view
 
-    def _article_rows(self) -> dict[str, tuple[int, int]]:
-        """Each article's sentence rows [first, last): they are contiguous."""
-        if self._rows is None:
-            rows: dict[str, tuple[int, int]] = {}
-            for row, (aid, _, _) in enumerate(self._sents):
-                lo = rows.get(aid, (row, row))[0]
-                rows[aid] = (lo, row + 1)
-            self._rows = rows
-        return self._rows
+    def sentence_scores(self, query_vector: np.ndarray, article_id: str, start: int = 0,
+                        end: int | None = None) -> list[tuple[int, int, float]]:
+        """The sentences of an article inside [start, end) as (start, end, cosine to `query_vector`)."""
+        with self._lock:
+            v = self._view_of(article_id)
+            r = v.row_of[article_id]
+            lo, hi = int(v.sent_lo[r]), int(v.sent_hi[r])
+            spans = v.sents[lo:hi, 1:3]
+            keep = spans[:, 0] >= start
+            if end is not None:
+                keep &= spans[:, 1] <= end
+            idx = np.flatnonzero(keep)
+            if not len(idx):
+                return []
+            sims = np.asarray(v.vectors_of(r)[idx], np.float32) @ np.asarray(query_vector, np.float32)
+            return [(int(spans[i, 0]), int(spans[i, 1]), float(x)) for i, x in zip(idx.tolist(), sims)]
 
-    def _dense_chunks(self, qv: np.ndarray, want: int, allowed: np.ndarray | None) -> dict[int, float]:
+    def _dense_chunks(self, v: _View, qv: np.ndarray, want: int, allowed: np.ndarray | None) -> dict[int, float]:
         """Best-sentence cosine of the chunks holding the `want`-ish best sentences."""
-        n = len(self._sents)
-        if allowed is None:
-            scores, ids = self._dense().search(np.ascontiguousarray(qv[None, :], np.float32), min(4 * want, n))
-            hits = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0]) if i >= 0]
-        else:
-            # A date filter: exact search over the allowed sentences (one matrix-vector product).
-            rows = np.flatnonzero(allowed)
-            sims = self._vectors[rows] @ qv
-            hits = [(int(rows[i]), float(sims[i])) for i in top_k(sims, 4 * want)]
-        srows, crows = self._sentence_chunks()
+        hits = v.dense_hits(qv, 4 * want, allowed)
+        srows, crows = v.pairs()
         rows = np.fromiter((r for r, _ in hits), np.int64, len(hits))
         los, his = np.searchsorted(srows, rows), np.searchsorted(srows, rows, side="right")
         best: dict[int, float] = {}
@@ -414,18 +638,6 @@ class Index:
                 if score > best.get(crow, -2.0):
                     best[crow] = score
         return best
-
-    def sentence_scores(self, query_vector: np.ndarray, article_id: str, start: int = 0,
-                        end: int | None = None) -> list[tuple[int, int, float]]:
-        """The sentences of an article inside [start, end) as (start, end, cosine to `query_vector`)."""
-        with self._lock:
-            end = len(self._articles[article_id].text) if end is None else end
-            lo, hi = self._article_rows()[article_id]
-            rows = [i for i in range(lo, hi) if self._sents[i][1] >= start and self._sents[i][2] <= end]
-            if not rows:
-                return []
-            sims = self._vectors[rows] @ query_vector
-            return [(self._sents[r][1], self._sents[r][2], float(x)) for r, x in zip(rows, sims)]
 
     def search(self, question: str, k: int = 5, date_from: str | None = None, date_to: str | None = None,
                *, dense_weight: float = DENSE_WEIGHT, lexical_weight: float = LEXICAL_WEIGHT,
@@ -446,36 +658,36 @@ class Index:
         if qv is None and dense_weight:
             qv = self.embedder.query([question])[0]
         with self._lock:
-            if not self._chunks:
+            self._refresh()
+            v = self._view
+            if not len(v):
                 return []
             allowed = chunk_ok = None
             if date_from or date_to:
-                ok = {a.id for a in self._articles.values() if in_range(a.date, date_from, date_to)}
-                chunk_ok = np.array([c.article_id in ok for c in self._chunks], bool)
+                art_ok = np.fromiter((in_range(d, date_from, date_to) for d in v.dates), bool, len(v.dates))
+                chunk_ok = art_ok[v.chunks[:, 0]]
                 if not chunk_ok.any():
                     return []
-                allowed = np.array([s[0] in ok for s in self._sents], bool)
+                allowed = art_ok[v.sents[:, 0]]
             want = max(CANDIDATES, 4 * k)
-            dense_of = self._dense_chunks(qv, want, allowed) if dense_weight and qv is not None else {}
-            dense_rank = sorted(dense_of, key=lambda r: -dense_of[r])[:want]
-            lex = None
+            dense_of = self._dense_chunks(v, qv, want, allowed) if dense_weight and qv is not None else {}
+            dense_rank = sorted(dense_of, key=lambda r: (-dense_of[r], r))[:want]
+            lex: dict[int, float] | None = None
             lex_rank: list[int] = []
             if lexical_weight:
-                lex = self._bm25.scores(question)
-                if chunk_ok is not None:
-                    lex = np.where(chunk_ok, lex, 0.0)
-                lex_rank = [int(i) for i in top_k(lex, want) if lex[i] > 0]
+                lex_rank, lex = v.lexical_top(question, want, chunk_ok)
+                lex_rank = [r for r in lex_rank if lex[r] > 0]
                 if lex_rank and ADAPTIVE_LEXICAL and dense_rank:
                     # Trust the lexical ranking as far as the question's words were matched at all.
-                    lexical_weight *= self._bm25.coverage(question, float(lex[lex_rank[0]]))
+                    lexical_weight *= v.lexical.coverage(question, float(lex[lex_rank[0]]))
             fused = fuse([dense_rank, lex_rank], [dense_weight, lexical_weight])
-            taken: dict[str, list[tuple[int, int]]] = {}
+            taken: dict[int, list[tuple[int, int]]] = {}
+            texts: dict[int, str] = {}
             out: list[Passage] = []
-            for row, score in sorted(fused.items(), key=lambda kv: -kv[1]):
-                c = self._chunks[row]
-                a = self._articles[c.article_id]
-                start, end = c.start, c.end
-                for s0, e0 in taken.get(c.article_id, []):
+            for row, score in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])):
+                art, pos, start, end = (int(x) for x in v.chunks[row, :4])
+                c_start, c_end = start, end
+                for s0, e0 in taken.get(art, []):
                     if overlaps((start, end), (s0, e0)):
                         if s0 <= start and end <= e0:
                             start = end  # nothing new
@@ -485,21 +697,56 @@ class Index:
                             start = e0
                     if start >= end:
                         break
-                text = a.text[start:end]
-                if start >= end or not text.strip():
+                if start >= end:
+                    continue
+                if art not in texts:
+                    texts[art] = v.text(art)
+                full = texts[art]
+                text = full[start:end]
+                if not text.strip():
                     continue
                 start += len(text) - len(text.lstrip())
                 end -= len(text) - len(text.rstrip())
-                taken.setdefault(c.article_id, []).append((start, end))
+                taken.setdefault(art, []).append((start, end))
                 dense = dense_of.get(row)
                 if dense is None and qv is not None:
-                    dense = max(x for _, _, x in self.sentence_scores(qv, c.article_id, c.start, c.end))
-                out.append(Passage(text=a.text[start:end], score=float(score), article_id=a.id, title=a.title,
-                                   date=a.date, chunk_id=c.id, start=start, end=end, dense=float(dense or 0.0),
-                                   lexical=float(lex[row]) if lex is not None else 0.0))
+                    dense = max(x for _, _, x in self.sentence_scores(qv, v.ids[art], c_start, c_end))
+                out.append(Passage(text=full[start:end], score=float(score), article_id=v.ids[art],
+                                   title=v.titles[art], date=v.dates[art], chunk_id=f"{v.ids[art]}#{pos}",
+                                   start=start, end=end, dense=float(dense or 0.0),
+                                   lexical=float(lex.get(row, 0.0)) if lex is not None else 0.0))
                 if len(out) == k:
                     break
             return out
+
+
+def _with_entry(seg: Segment, entry: SegmentEntry) -> Segment:
+    """The same loaded segment under a newer manifest entry (new tombstones)."""
+    if seg.entry == entry:
+        return seg
+    seg.entry = entry  # segments are immutable on disk; only the tombstones in the entry change
+    return seg
+
+
+def _tombstone(entries: list[SegmentEntry], v: _View, ids: Sequence[str]) -> list[SegmentEntry]:
+    """Entries with the given live articles marked removed."""
+    add: dict[str, list[int]] = {}
+    for a in ids:
+        r = v.row_of[a]
+        seg = v.segments[int(v.art_seg[r])]
+        add.setdefault(seg.name, []).append(int(v.art_local[r]))
+    return [replace(e, removed=tuple(sorted(set(e.removed) | set(add[e.name])))) if e.name in add else e
+            for e in entries]
+
+
+def _check_embedder(path: Path, m: Manifest, emb: Embedder) -> None:
+    if emb.dim != m.embedder["dim"]:
+        raise QAIndexError(f"index {path} has {m.embedder['dim']}-d vectors but model "
+                           f"{emb.name!r} makes {emb.dim}-d ones; {REBUILD_HINT}")
+    if not same_model(emb, m.embedder):
+        raise QAIndexError(f"index {path} was built with a different {m.embedder['name']!r} model "
+                           f"(fingerprint {m.embedder['fingerprint']}, this one gives {fingerprint(emb)}); "
+                           f"{rebuild_hint(path)}")
 
 
 def _checked_date(value: str | None, name: str) -> str | None:
@@ -531,30 +778,3 @@ def build_faiss(vectors: np.ndarray):
     if n:
         index.add(x)
     return index
-
-
-def _read_manifest(path: Path) -> dict:
-    f = path / "manifest.json"
-    if not path.is_dir():
-        raise IndexError_(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
-    if not f.is_file():
-        raise IndexError_(f"{path} is not an index (no manifest.json); build one with: python -m qa index ARTICLES --index {path}")
-    try:
-        m = json.loads(f.read_text("utf-8"))
-        if m.get("format") != FORMAT:
-            raise IndexError_(f"index {path} has format {m.get('format')!r}, this version reads format {FORMAT}; {REBUILD_HINT}")
-        for key in ("embedder", "chunking", "counts", "articles", "files", "faiss"):
-            m[key]  # noqa: B018 - presence check
-        return m
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise IndexError_(f"index {path}: manifest.json is damaged ({e}); {REBUILD_HINT}") from None
-
-
-def _recover(path: Path) -> None:
-    """Finish a swap that a crash interrupted between its two renames."""
-    if path.exists():
-        return
-    olds = sorted(path.parent.glob(f"{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and (olds[-1] / "manifest.json").exists():
-        log.warning("restoring %s from %s (a save was interrupted)", path, olds[-1])
-        os.rename(olds[-1], path)

@@ -2,7 +2,7 @@
 which also make the OpenAPI schema served at /docs)."""
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
@@ -56,6 +56,8 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     found: bool
+    confidence: Literal["high", "medium", "low"] | None = None  # see docs/answers.md
+    score: float | None = None  # 0..1: the answer model's probability that the answer is right
     citations: list[CitationOut]
     passages: list[PassageOut]
     note: str | None = None

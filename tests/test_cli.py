@@ -78,10 +78,11 @@ def test_errors_are_one_line(work, args, message):
 
 def test_damaged_index_is_one_line_not_a_traceback(work, tmp_path):
     shutil.copytree(work / "index", tmp_path / "ix")
-    (tmp_path / "ix" / "vectors.npy").write_bytes(b"garbage")
+    seg = next((tmp_path / "ix").glob("seg-*"))
+    (seg / "vectors.npy").write_bytes(b"garbage")
     r = qa("search", "Amaq", "--index", tmp_path / "ix", cwd=work)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "vectors.npy does not match manifest.json" in r.stderr and "--rebuild" in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "vectors.npy has 7 bytes, manifest.json says" in r.stderr and "--rebuild" in r.stderr
 
 
 def test_other_model_needs_rebuild(work, tmp_path):

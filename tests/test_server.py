@@ -75,10 +75,10 @@ def test_ask_returns_the_ask_json_object(srv):
 
 def test_ask_follow_up_k_and_dates(srv):
     _, c = srv
-    r = c.post("/api/ask", json={"question": "And who led it?", "history": ["Which countries were involved?"], "k": 2})
+    r = c.post("/api/ask", json={"question": "Wie leidde de actie?", "history": ["Which countries were involved?"], "k": 2})
     assert r.status_code == 200 and "parket" in r.json()["answer"] and len(r.json()["passages"]) <= 2
     msgs = [{"role": "user", "content": "Which countries were involved?"}, {"role": "assistant", "content": "…"}]
-    assert "parket" in c.post("/api/ask", json={"question": "And who led it?", "history": msgs}).json()["answer"]
+    assert "parket" in c.post("/api/ask", json={"question": "Wie leidde de actie?", "history": msgs}).json()["answer"]
     outside = c.post("/api/ask", json={"question": "Which countries were involved?", "date_from": "2020"}).json()
     assert outside["found"] is False and outside["passages"] == []
 
@@ -349,7 +349,7 @@ def test_openai_client_non_streamed_and_follow_up(srv):
     assert extra["found"] is True and extra["citations"][0]["n"] == 1 and extra["citations"][0]["span"]
     follow = client.chat.completions.create(model="qa", messages=[
         {"role": "user", "content": "Which countries were involved?"}, {"role": "assistant", "content": text},
-        {"role": "user", "content": "And who led it?"}])
+        {"role": "user", "content": "Wie leidde de actie?"}])
     assert "parket" in follow.choices[0].message.content
     long_earlier = client.chat.completions.create(model="qa", messages=[
         {"role": "user", "content": "Which countries were involved? " + "x" * 30_000},

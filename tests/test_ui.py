@@ -309,7 +309,9 @@ def test_plain_text_markdown_confidence_and_links(seed_index_dir):
             self.confidence, self.score = "medium", 0.61
     out = render_answer(WithConfidence(ans), lang="nl")
     assert "Betrouwbaarheid: middel · 0.61" in out and "qa-conf-medium" in out
-    assert "Confidence" not in render_answer(ans)  # nothing when the answer has no confidence
+    assert f"qa-conf-{ans.confidence}" in render_answer(ans) and "Confidence: " in render_answer(ans)
+    bare = type("Bare", (), {k: v for k, v in ans.__dict__.items() if k not in ("confidence", "score")})()
+    assert "Confidence" not in render_answer(bare)  # nothing when the answer has no confidence
     # URLs: only http(s) becomes a link, always with rel="noopener noreferrer"
     assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
     art = replace(idx.article(idx.articles()[0].id), url="https://example.org/a?b=<c>")
@@ -339,8 +341,8 @@ def test_upload_progress_remove_and_undo(seed_index_dir, tmp_path, monkeypatch):
     from qa.ui import ChatBackend, render_articles
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
-    idx = Index.load(seed_index_dir)
-    idx.path = tmp_path / "index"  # save the copy elsewhere: the shared seed index stays as it is
+    shutil.copytree(seed_index_dir, tmp_path / "index")  # a copy: the shared seed index stays as it is
+    idx = Index.load(tmp_path / "index")
     be = ChatBackend(idx)
     assert "1 article</span>" in render_articles(idx) and "1 artikel</span>" in render_articles(idx)
     (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
@@ -368,8 +370,8 @@ def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monke
     from qa.ui import ChatBackend
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
-    idx = Index.load(seed_index_dir)
-    idx.path = tmp_path / "index"
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
     be = ChatBackend(idx)
     started, release = threading.Event(), threading.Event()
     real = idx.embedder.passage

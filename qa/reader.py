@@ -1,0 +1,285 @@
+"""Features of candidate answer sentences and the small learned model that scores them.
+
+Two logistic regressions, fitted by `train/train_answer.py` and shipped as readable JSON
+(`qa/answer_model.json`), run here in numpy:
+
+- the *sentence* model: how likely a sentence of the retrieved passages holds the answer;
+- the *answer* model: how likely the best sentence(s) answer the question at all, i.e. the
+  probability that the quoted answer is right. It decides abstention and confidence.
+
+Only language-neutral rules live here: function words to tell nl/en/de/es/fr/ro apart, and
+question words of those languages for the kind of answer asked for (number, date, person,
+place, list). Nothing is tuned to particular articles.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .bm25 import fold, tokenize
+
+MODEL_FILE = Path(__file__).with_name("answer_model.json")
+
+# ------------------------------------------------------------------------- language
+_FUNCTION_WORDS = {
+    "en": "the of and to in is was were are that which who what for with by on from as at this his their it have",
+    "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe",
+    "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im "
+          "er sie es",
+    "es": "el la los las de del y que en es fue son por para con una un se qué cuál quién cuándo como más al",
+    "fr": "le la les des du et est était sont que qui dans pour avec une un sur par pas au aux ce quel quelle il elle "
+          "quand où comment été",
+    "ro": "și în este a fost sunt care din cu pe la pentru un o al ale cel cea ce cine când mai fi",
+}
+_FW = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION_WORDS.items()}
+_HINTS = {"ro": re.compile(r"[șşțţă]"), "es": re.compile(r"[ñ¿¡]"), "de": re.compile(r"[äöüß]"), "fr": re.compile(r"[çèêœ]")}
+LANGUAGES = tuple(_FW)
+
+
+@lru_cache(maxsize=16384)
+def language(text: str) -> str:
+    """ISO code of the most likely of nl/en/de/es/fr/ro, by function words (English when unsure)."""
+    words = re.findall(r"\w+", text.lower())
+    score = {lang: sum(w in fw for w in words) for lang, fw in _FW.items()}
+    for lang, rx in _HINTS.items():
+        score[lang] += 1.5 * min(3, len(rx.findall(text.lower())))
+    best = max(score, key=lambda lang: (score[lang], lang == "en"))
+    return best if score[best] > 0 else "en"
+
+
+# ------------------------------------------------------------------------- question types
+_QTYPES = {
+    "num": r"how (many|much|long|old|far|big|large)|what (number|percentage|proportion|amount)|hoeveel|hoe (lang|oud|"
+           r"groot|ver|veel)|welk percentage|wie (viele?|lange|alt|hoch|gro(ß|ss))|cu[aá]nt[oa]s?|qu[eé] (porcentaje|"
+           r"cantidad|n[uú]mero)|combien|quel (pourcentage|nombre)|c[aâ](t|ți|ţi|te)\b|ce (procent|num[aă]r)",
+    "date": r"when|what (year|century|decade|date|day|month|time)|in which year|wanneer|(in )?welk(e)? (jaar|eeuw|"
+            r"datum|dag|maand)|wann|in welchem jahr|cu[aá]ndo|(en )?qu[eé] (a[nñ]o|siglo|fecha|d[ií]a|mes)|quand|"
+            r"(en )?quel(le)? (ann[ée]e|si[èe]cle|date|jour|mois)|c[aâ]nd|([îi]n )?ce (an|secol|dat[aă]|zi|lun[aă])",
+    "who": r"who|whom|whose|wie|wer|wem|wessen|qui[eé]n(es)?|qui|cine|c[aă]rui|c[aă]rei",
+    "where": r"where|waar|wo(her|hin)?|d[oó]nde|o[uù]|unde",
+    "list": r"(which|what) (?!(is|was|does|has|happens|causes)\b)\w{3,}s\b|welke \w+|welche \w+|cu[aá]les|"
+            r"qu[eé] (?!(es|fue|son|era|hace|hizo)\b)\w{3,}s\b|quel(le)?s \w+|ce \w{3,}(ii|ele)\b|care (sunt|au fost)|"
+            r"list|name (the|all)|noem",
+}
+_QTYPE_RX = {t: re.compile(r"(?<!\w)(" + rx + r")(?!\w)", re.I) for t, rx in _QTYPES.items()}
+
+
+@lru_cache(maxsize=4096)
+def question_types(question: str) -> frozenset[str]:
+    """The kinds of answer a question asks for: num, date, who, where, list (any number of them)."""
+    q = question.lower()
+    out = {t for t, rx in _QTYPE_RX.items() if rx.search(q)}
+    if "who" in out and language(question) == "de" and re.search(r"(?<!\w)wie(?!\w)", q) and \
+            not re.search(r"(?<!\w)(wer|wem|wessen)(?!\w)", q):
+        out.discard("who")  # German "wie" is "how"
+    return frozenset(out)
+
+
+# ------------------------------------------------------------------------- sentence evidence
+_MONTHS = ("jan(uary|uari|uar|vier|uarie)?|feb(ruary|ruari|ruar|rero|rier|ruarie)?|m(arch|aart|ärz|arzo|ars|artie)|"
+           "apr(il|ile|ilie)|ma(y|i|yo|i)|jun(e|i|io|ie)|jul(y|i|io|illet|ie)|aug(ust|ustus|usto|ust)|ao[uû]t|"
+           "sep(tember|tiembre|tembre|tembrie)|o(ctober|ktober|ctubre|ctobre|ctombrie)|nov(ember|iembre|embre|embrie)|"
+           "d(ecember|ezember|iciembre|écembre|ecembrie)")
+_DATE = re.compile(r"(?<!\d)(1\d\d\d|20\d\d)(?!\d)|(?<!\w)(" + _MONTHS + r")(?!\w)|(?<!\w)(1[0-9]|20|21)(th|e|de|º|st)?"
+                   r" (century|eeuw|jahrhundert|siglo|si[eè]cle|secol)", re.I)
+_NUMBER = re.compile(r"\d|(?<!\w)(two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|"
+                     r"million|billion|twee|drie|vier|vijf|zes|zeven|acht|negen|tien|honderd|duizend|miljoen|"
+                     r"miljard|zwei|drei|fünf|sechs|sieben|neun|zehn|hundert|tausend|dos|tres|cuatro|cinco|"
+                     r"seis|siete|ocho|nueve|diez|cien|mil|millones|deux|trois|quatre|cinq|sept|huit|neuf|dix|cent|"
+                     r"mille|doi|trei|patru|cinci|șase|șapte|opt|nouă|zece|sută|mii|milioane)(?!\w)", re.I)
+_CAP = re.compile(r"(?<![.!?]\s)(?<!^)(?<!\w)[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+")
+_ITEM = re.compile(r"[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+(?:\s+[A-ZÀ-ÖØ-ÞĂÂÎȘȚŞŢ][\w'’-]+)*\s*(?:,|\s(?:en|and|und|y|et|și|"
+                   r"si|or|of|o|ou|sau)\s)")
+
+
+def new_names(q: "QuestionInfo", sentence: str) -> int:
+    """Capitalised words inside `sentence` (not its first word) that the question does not contain."""
+    return sum(1 for c in _CAP.findall(sentence) if fold(c) not in q.caps)
+
+
+def list_items(sentence: str) -> int:
+    """How many capitalised items a sentence enumerates ("A, B, C en D" -> 4)."""
+    return len(_ITEM.findall(sentence)) + 1
+
+
+#: Letters two words must share at the start to count as the same word (see _matches).
+PREFIX = 6
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+def _matches(term: str, tokens: frozenset[str]) -> bool:
+    """Exact, or the same first PREFIX letters: a crude stemmer that works across the inflections of
+    Romance and Germanic languages alike ("publicaron" ~ "publicaciones", "geleid" ~ "geleide")."""
+    if term in tokens:
+        return True
+    if len(term) < PREFIX:
+        return False
+    head = term[:PREFIX]
+    return any(u[:PREFIX] == head for u in tokens)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What the features need to know about a question, computed once."""
+
+    text: str
+    lang: str
+    types: frozenset[str]
+    terms: tuple[tuple[str, float], ...]  # content tokens with idf weights
+    numbers: frozenset[str]
+    caps: frozenset[str]
+    unseen: float  # share of the content tokens that no indexed article contains
+
+    @classmethod
+    def of(cls, question: str, idf) -> "QuestionInfo":
+        toks = list(dict.fromkeys(tokenize(question)))
+        known = {t: float(idf(t)) for t in toks}
+        # A word no article contains is as rare as it gets: it weighs like the rarest known one.
+        rare = max(known.values(), default=0.0) or 1.0
+        unseen = sum(1 for w in known.values() if w <= 0) / len(toks) if toks else 0.0
+        return cls(question, language(question), question_types(question),
+                   tuple((t, w if w > 0 else rare) for t, w in known.items()),
+                   frozenset(re.findall(r"\d+", question)),
+                   frozenset(fold(c) for c in re.findall(r"[A-ZÀ-ÖØ-Þ][\w'’-]+", question)), unseen)
+
+
+def lexical_overlap(q: "QuestionInfo", text: str) -> tuple[float, float]:
+    """(idf-weighted share of the question's content words in `text`, largest matched idf / 10)."""
+    toks = _tokens(text)
+    total = sum(w for _, w in q.terms) or 1.0
+    matched = [w for t, w in q.terms if _matches(t, toks)]
+    return sum(matched) / total, max(matched, default=0.0) / 10.0
+
+
+SENTENCE_FEATURES = (
+    "cosine", "cosine_gap", "cosine_rank", "lexical", "lexical_gap", "lexical_max_idf", "neighbour_lexical",
+    "cosine_x_lexical", "novelty", "passage_rank", "passage_score", "cross_language", "cross_x_cosine", "words",
+    "num_q", "num_new", "date_q", "date_in", "who_q", "caps_new", "where_q", "list_q", "list_items",
+    "context_lexical",
+)
+
+
+def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: float, cosine_rank: int,
+                      lexical: tuple[float, float], best_lexical: float, neighbour_lexical: float,
+                      passage_rank: int, passage_score: float, context_lexical: float) -> list[float]:
+    """One candidate sentence's feature row, in SENTENCE_FEATURES order."""
+    toks = _tokens(text)
+    qtoks = {t for t, _ in q.terms}
+    novelty = (sum(1 for t in toks if t not in qtoks) / len(toks)) if toks else 0.0
+    cross = float(language(text) != q.lang)
+    nums = set(re.findall(r"\d+", text)) - q.numbers
+    num_new = float(bool(nums) or bool(_NUMBER.search(re.sub(r"\d", "", text))))
+    caps_new = new_names(q, text)
+    t = q.types
+    lex, lex_max = lexical
+    return [cosine, cosine - best_cosine, math.log1p(cosine_rank), lex, lex - best_lexical, lex_max,
+            neighbour_lexical, cosine * lex, novelty, math.log1p(passage_rank), passage_score, cross, cross * cosine,
+            math.log1p(len(text.split())), float("num" in t), float("num" in t) * num_new, float("date" in t),
+            float("date" in t) * float(bool(_DATE.search(text))), float("who" in t),
+            float("who" in t or "where" in t) * min(caps_new, 4) / 4, float("where" in t), float("list" in t),
+            float("list" in t) * min(list_items(text), 6) / 6, context_lexical]
+
+
+ANSWER_FEATURES = (
+    "p1_logit", "p2_logit", "margin", "cosine1", "contrast", "lexical1", "lexical_best", "passage_score1",
+    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing",
+)
+
+
+def answer_features(q: QuestionInfo, rows: np.ndarray, logits: np.ndarray, order: np.ndarray,
+                    passage_score: float, passage_dense: float) -> list[float]:
+    """The question-level feature row: is the best sentence an answer at all?"""
+    f = {n: i for i, n in enumerate(SENTENCE_FEATURES)}
+    b = order[0]
+    l1 = float(logits[b])
+    l2 = float(logits[order[1]]) if len(order) > 1 else l1 - 5.0
+    cos = rows[:, f["cosine"]]
+    top = np.sort(cos)[::-1][:10]
+    typed = max(rows[b, f["num_new"]], rows[b, f["date_in"]], rows[b, f["caps_new"]], rows[b, f["list_items"]])
+    return [l1, l2, l1 - l2, float(cos[b]), float(cos[b] - top.mean()), float(rows[b, f["lexical"]]),
+            float(rows[:, f["lexical"]].max()), passage_score, passage_dense, float(rows[b, f["cross_language"]]),
+            float(typed), math.log1p(len(q.terms)), float(rows[b, f["num_q"]] > 0 and rows[b, f["num_new"]] == 0),
+            float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0)]
+
+
+def type_penalty(q: QuestionInfo, rows: np.ndarray) -> np.ndarray:
+    """Added to the sentence logits: a "how many" question is answered by a sentence holding a number
+    that the question does not (the rest drop behind); with none among the candidates, all drop."""
+    if "num" not in q.types:
+        return np.zeros(len(rows))
+    return np.where(rows[:, SENTENCE_FEATURES.index("num_new")] > 0, 0.0, -TYPE_PENALTY)
+
+
+#: How far (in logits) a sentence without the asked-for number falls behind.
+TYPE_PENALTY = 8.0
+
+
+# ------------------------------------------------------------------------- the model
+@dataclass(frozen=True)
+class Logistic:
+    """A standardised logistic regression: p = sigmoid(((x - mean) / scale) . coef + intercept)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return ((np.atleast_2d(x) - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": self.mean.round(6).tolist(),
+                "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
+                "intercept": round(float(self.intercept), 6)}
+
+    @classmethod
+    def from_dict(cls, d: dict, expected: Sequence[str]) -> "Logistic":
+        if tuple(d["features"]) != tuple(expected):
+            raise ValueError(f"{MODEL_FILE}: model features {d['features']} do not match the code's {list(expected)}; "
+                             "retrain with: python train/train_answer.py")
+        return cls(tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
+                   np.asarray(d["coef"], float), float(d["intercept"]))
+
+
+@dataclass(frozen=True)
+class Model:
+    """Both regressions and the score cut-offs: answer when score >= found; "high" >= high; "medium" >= medium."""
+
+    sentence: Logistic
+    answer: Logistic
+    found: float
+    high: float
+    medium: float
+    second: float  # a second sentence is quoted when its probability is at least this share of the best one's
+
+    def to_dict(self) -> dict:
+        return {"sentence": self.sentence.to_dict(), "answer": self.answer.to_dict(),
+                "thresholds": {"found": self.found, "high": self.high, "medium": self.medium, "second": self.second}}
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_FILE) -> Model:
+    """The shipped model (qa/answer_model.json)."""
+    try:
+        d = json.loads(Path(path).read_text("utf-8"))
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the answer model ({e.strerror or e}); "
+                         "reinstall qa or retrain with: python train/train_answer.py") from None
+    t = d["thresholds"]
+    return Model(Logistic.from_dict(d["sentence"], SENTENCE_FEATURES), Logistic.from_dict(d["answer"], ANSWER_FEATURES),
+                 float(t["found"]), float(t["high"]), float(t["medium"]), float(t["second"]))
