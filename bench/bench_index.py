@@ -412,6 +412,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def rss_file_mb() -> float:
+    """The file-backed part of the RSS (Rss - Anonymous: pages of memory-mapped files such as
+    the index's vectors, which the kernel can drop under memory pressure)."""
+    try:
+        f = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in
+                                               Path("/proc/self/smaps_rollup").read_text().splitlines()[1:])}
+        return (f["Rss"] - f["Anonymous"]) / 1024
+    except (OSError, KeyError, ValueError):
+        return float("nan")
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -441,6 +452,7 @@ def vector_blocks(folder: Path, size: int = 262_144):
 
 def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
     be.prepare()
+    rss_before = rss_mb()
     t = time.perf_counter()
     be.load(folder)
     load = time.perf_counter() - t
@@ -453,6 +465,7 @@ def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
             t = time.perf_counter()
             be.search(q, v)
             times.append(time.perf_counter() - t)
+    rss_search, rss_search_file = rss_mb(), rss_file_mb()
     dense, lex = be.halves()  # the two halves separately
     for q, v in zip(corpus.questions * SEARCH_ROUNDS, list(corpus.query_vectors) * SEARCH_ROUNDS):
         t = time.perf_counter()
@@ -474,7 +487,8 @@ def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
     shutil.rmtree(folder / "seg-new", ignore_errors=True)
     (folder / "manifest.json").unlink(missing_ok=True)
     return {"load_s": load, "rss_load_mb": rss_load, "search_p50_ms": float(np.median(times) * 1000),
-            "search_p95_ms": float(np.percentile(times, 95) * 1000), "rss_search_mb": rss_mb(),
+            "search_p95_ms": float(np.percentile(times, 95) * 1000), "rss_search_mb": rss_search,
+            "rss_search_file_mb": rss_search_file, "rss_before_load_mb": rss_before,
             "dense_p50_ms": float(np.median(dense_t) * 1000) if dense_t else float("nan"),
             "bm25_p50_ms": float(np.median(lex_t) * 1000) if lex_t else float("nan"),
             "add_save_s": add, "first_search_after_add_ms": first * 1000}
