@@ -387,10 +387,8 @@ def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
         entry, _ = store.new_segment(1, data, vector_parts())
         store.commit(Manifest(1, {"name": emb.name, "dim": DIM, "fingerprint": fingerprint(emb), "probe": probe_code(emb)},
                               {"max_words": MAX_WORDS, "overlap": OVERLAP_SENTENCES}, (entry,)))
-    from qa.dense import DenseSegment as _DS
-
     info = {"chunks": n, "vectors": rows, "articles": len(articles), "postings": lex.postings,
-            "dense": _DS.load(folder / "index" / entry.name).description,
+            "dense": DenseSegment.load(folder / "index" / entry.name).description,
             "build_s": round(time.perf_counter() - t0, 1)}
     (folder / "info.json").write_text(json.dumps(info))
     return info
