@@ -106,6 +106,21 @@ class _Piece:
         self.sent_hi = np.searchsorted(self.sents[:, 0], np.arange(len(rows)), side="right")
         self.chunk_count = np.bincount(self.chunks[:, 0], minlength=len(rows)) if len(self.chunks) \
             else np.zeros(len(rows), np.int64)
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sentence row, chunk row) within the piece, sorted by sentence row (cached with the piece,
+        so a new view after an add only computes them for the new segment)."""
+        if self._pairs is None:
+            c = self.chunks
+            n_units = c[:, 5] - c[:, 4]
+            crows = np.repeat(np.arange(len(c)), n_units)
+            starts = np.repeat(self.sent_lo[c[:, 0]] + c[:, 4], n_units)
+            offsets = np.arange(int(n_units.sum())) - np.repeat(np.cumsum(n_units) - n_units, n_units)
+            srows = starts + offsets
+            order = np.argsort(srows, kind="stable")
+            self._pairs = (srows[order], crows[order])
+        return self._pairs
 
 
 def _cat(parts: Sequence[np.ndarray], empty: np.ndarray) -> np.ndarray:
@@ -150,6 +165,8 @@ class _View:
         self.sent_hi = _cat([p.sent_hi + b for p, b in zip(ps, sent_base)], i64)
         self.chunk_count = _cat([p.chunk_count for p in ps], i64)
         self.dim = dim
+        self._ps = ps
+        self._sent_base = sent_base
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
         # BM25 and dense search work on physical rows (every row of every segment, tombstoned
         # ones masked out); these map them to and from the live rows used here.
@@ -170,14 +187,13 @@ class _View:
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(sentence row, chunk row) sorted by sentence row; a sentence in an overlap has two."""
         if self._pairs is None:
-            c = self.chunks
-            n_units = (c[:, 5] - c[:, 4]) if len(c) else np.zeros(0, np.int64)
-            crows = np.repeat(np.arange(len(c)), n_units)
-            starts = np.repeat(self.sent_lo[c[:, 0]] + c[:, 4], n_units) if len(c) else np.zeros(0, np.int64)
-            offsets = np.arange(int(n_units.sum())) - np.repeat(np.cumsum(n_units) - n_units, n_units)
-            srows = starts + offsets
-            order = np.argsort(srows, kind="stable")
-            self._pairs = (srows[order], crows[order])
+            # Pieces hold consecutive blocks of sentence and chunk rows, so their sorted pairs,
+            # shifted by each block's first row, concatenate into the sorted whole.
+            i64 = np.zeros(0, np.int64)
+            chunk_base = np.cumsum([0] + [len(p.chunks) for p in self._ps])[:-1]
+            parts = [p.pairs() for p in self._ps]
+            self._pairs = (_cat([s + b for (s, _), b in zip(parts, self._sent_base)], i64),
+                           _cat([c + b for (_, c), b in zip(parts, chunk_base)], i64))
         return self._pairs
 
     def bm25(self) -> BM25:
