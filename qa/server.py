@@ -666,7 +666,8 @@ def main_serve(args: argparse.Namespace) -> int:
                             timeout_keep_alive=5, timeout_graceful_shutdown=3)
     url = _url(host, port)
     login = "; login required" if auth else ""
-    print(f"qa: chat on {len(idx.articles())} articles ({len(idx)} chunks, {path}) at {url} , API at {url}api/ , "
+    n = len(idx.articles())
+    print(f"qa: chat on {n} article{'' if n == 1 else 's'} ({len(idx)} chunks, {path}) at {url} , API at {url}api/ , "
           f"OpenAI-compatible at {url}v1 , docs at {url}docs (started in {time.perf_counter() - t0:.1f} s{login}); "
           "Ctrl-C to stop", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
