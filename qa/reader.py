@@ -98,7 +98,8 @@ _DAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|tod
          "luni|marți|marţi|miercuri|joi|vineri|sâmbătă|duminică|ieri|azi|astăzi|mâine")
 _DATE = re.compile(r"(?<!\d)(1\d\d\d|20\d\d)(?!\d)|(?<!\w)(" + _MONTHS + r")(?!\w)|(?<!\w)(1[0-9]|20|21)(th|e|de|º|st)?"
                    r" (century|eeuw|jahrhundert|siglo|si[eè]cle|secol)|(?<!\w)(" + _DAYS + r")\w*(?!\w)|"
-                   r"(?<![\d.,:])([01]?\d|2[0-3])[.:h][0-5]\d(?![\d.,:])", re.I)
+                   r"(?<![\d.,:])([01]?\d|2[0-3])([.:h][0-5]\d)?\s?(uur|u|h|uhr|am|pm|a\.m\.|p\.m\.)(?!\w)|"
+                   r"(?<![\d.,:])([01]?\d|2[0-3]):[0-5]\d(?![\d:])", re.I)
 _NUMBER = re.compile(r"\d|(?<!\w)(two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|"
                      r"million|billion|twee|drie|vier|vijf|zes|zeven|acht|negen|tien|honderd|duizend|miljoen|"
                      r"miljard|zwei|drei|fünf|sechs|sieben|neun|zehn|hundert|tausend|dos|tres|cuatro|cinco|"
