@@ -177,7 +177,7 @@ SENTENCE_FEATURES = (
     "cosine", "cosine_gap", "cosine_rank", "lexical", "lexical_gap", "lexical_max_idf", "neighbour_lexical",
     "cosine_x_lexical", "novelty", "passage_rank", "passage_score", "cross_language", "cross_x_cosine", "words",
     "num_q", "num_new", "date_q", "date_in", "who_q", "caps_new", "where_q", "list_q", "list_items",
-    "context_lexical", "unseen", "unseen_x_cosine", "unseen_x_lexical",
+    "context_lexical",
 )
 
 
@@ -199,17 +199,12 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
             math.log1p(len(text.split())), float("num" in t), float("num" in t) * num_new, float("date" in t),
             float("date" in t) * float(bool(_DATE.search(text))), float("who" in t),
             float("who" in t or "where" in t) * min(caps_new, 4) / 4, float("where" in t), float("list" in t),
-            float("list" in t) * min(list_items(text), 6) / 6, context_lexical,
-            # Share of the question's words that no indexed article contains: high for a question in
-            # another language than the articles (English on Dutch news), where word overlap says
-            # little and the e5 cosine, names, numbers and dates must carry the decision.
-            q.unseen, q.unseen * cosine, q.unseen * lex]
+            float("list" in t) * min(list_items(text), 6) / 6, context_lexical]
 
 
 ANSWER_FEATURES = (
     "p1_logit", "p2_logit", "margin", "cosine1", "contrast", "lexical1", "lexical_best", "passage_score1",
-    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing", "unseen",
-    "unseen_x_cosine1",
+    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing", "cross_x_lexical_best",
 )
 
 
@@ -226,7 +221,10 @@ def answer_features(q: QuestionInfo, rows: np.ndarray, logits: np.ndarray, order
     return [l1, l2, l1 - l2, float(cos[b]), float(cos[b] - top.mean()), float(rows[b, f["lexical"]]),
             float(rows[:, f["lexical"]].max()), passage_score, passage_dense, float(rows[b, f["cross_language"]]),
             float(typed), math.log1p(len(q.terms)), float(rows[b, f["num_q"]] > 0 and rows[b, f["num_new"]] == 0),
-            float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0), q.unseen, q.unseen * float(cos[b])]
+            float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0),
+            # A cross-language question whose words still occur in the passages (Spanish on Romanian)
+            # is judged like a same-language one; one with no shared words (English on Dutch) is not.
+            float(rows[b, f["cross_language"]]) * float(rows[:, f["lexical"]].max())]
 
 
 def type_penalty(q: QuestionInfo, rows: np.ndarray) -> np.ndarray:
