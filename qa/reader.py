@@ -29,8 +29,10 @@ MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 # ------------------------------------------------------------------------- language
 _FUNCTION_WORDS = {
-    "en": "the of and to in is was were are that which who what for with by on from as at this his their it have",
-    "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe",
+    "en": "the of and to in is was were are that which who what for with by on from as at this his their it have "
+          "how when where why did",
+    "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe "
+          "hoeveel wanneer waar waarom",
     "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im "
           "er sie es",
     "es": "el la los las de del y que en es fue son por para con una un se qué cuál quién cuándo como más al",
@@ -87,8 +89,17 @@ _MONTHS = ("jan(uary|uari|uar|vier|uarie)?|feb(ruary|ruari|ruar|rero|rier|ruarie
            "apr(il|ile|ilie)|ma(y|i|yo|i)|jun(e|i|io|ie)|jul(y|i|io|illet|ie)|aug(ust|ustus|usto|ust)|ao[uû]t|"
            "sep(tember|tiembre|tembre|tembrie)|o(ctober|ktober|ctubre|ctobre|ctombrie)|nov(ember|iembre|embre|embrie)|"
            "d(ecember|ezember|iciembre|écembre|ecembrie)")
+#: Days and relative days of nl/en/de/es/fr/ro: news answers "when" with them as often as with dates.
+_DAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|tonight|"
+         "maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|gisteren|eergisteren|vandaag|morgen|vannacht|"
+         "montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|gestern|heute|"
+         "lunes|martes|miércoles|jueves|viernes|sábado|domingo|ayer|hoy|mañana|"
+         "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|aujourd'hui|demain|"
+         "luni|marți|marţi|miercuri|joi|vineri|sâmbătă|duminică|ieri|azi|astăzi|mâine")
 _DATE = re.compile(r"(?<!\d)(1\d\d\d|20\d\d)(?!\d)|(?<!\w)(" + _MONTHS + r")(?!\w)|(?<!\w)(1[0-9]|20|21)(th|e|de|º|st)?"
-                   r" (century|eeuw|jahrhundert|siglo|si[eè]cle|secol)", re.I)
+                   r" (century|eeuw|jahrhundert|siglo|si[eè]cle|secol)|(?<!\w)(" + _DAYS + r")\w*(?!\w)|"
+                   r"(?<![\d.,:])([01]?\d|2[0-3])([.:h][0-5]\d)?\s?(uur|u|h|uhr|am|pm|a\.m\.|p\.m\.)(?!\w)|"
+                   r"(?<![\d.,:])([01]?\d|2[0-3]):[0-5]\d(?![\d:])", re.I)
 _NUMBER = re.compile(r"\d|(?<!\w)(two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|"
                      r"million|billion|twee|drie|vier|vijf|zes|zeven|acht|negen|tien|honderd|duizend|miljoen|"
                      r"miljard|zwei|drei|fünf|sechs|sieben|neun|zehn|hundert|tausend|dos|tres|cuatro|cinco|"
@@ -193,7 +204,7 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
 
 ANSWER_FEATURES = (
     "p1_logit", "p2_logit", "margin", "cosine1", "contrast", "lexical1", "lexical_best", "passage_score1",
-    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing",
+    "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing", "cross_x_lexical_best",
 )
 
 
@@ -210,7 +221,10 @@ def answer_features(q: QuestionInfo, rows: np.ndarray, logits: np.ndarray, order
     return [l1, l2, l1 - l2, float(cos[b]), float(cos[b] - top.mean()), float(rows[b, f["lexical"]]),
             float(rows[:, f["lexical"]].max()), passage_score, passage_dense, float(rows[b, f["cross_language"]]),
             float(typed), math.log1p(len(q.terms)), float(rows[b, f["num_q"]] > 0 and rows[b, f["num_new"]] == 0),
-            float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0)]
+            float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0),
+            # A cross-language question whose words still occur in the passages (Spanish on Romanian)
+            # is judged like a same-language one; one with no shared words (English on Dutch) is not.
+            float(rows[b, f["cross_language"]]) * float(rows[:, f["lexical"]].max())]
 
 
 def type_penalty(q: QuestionInfo, rows: np.ndarray) -> np.ndarray:

@@ -17,10 +17,19 @@ contains a gold answer). The answer model is fitted on all variants of the train
 answerable and the best sentence contains a gold answer). The cut-offs are chosen on dev; the
 test split is only used by `python train/make_eval.py` + `qa eval` (figures in docs/answers.md).
 The SQuAD 2.0 article is not used here at all: it is the held-out test of generalisation.
+
+English <-> Dutch (the product's main case; XQuAD has no such pair): eval/crossling holds original
+news articles (mostly Dutch, some English) with questions mostly in the other language, including
+written near-topic unanswerables, split by article in eval/crossling/split.json. The train part
+is asked like XQuAD (answerable, its article left out, and the written unanswerables as near-topic)
+in its own index and weighted CROSS_WEIGHT; the dev part is reported and counts in the cut-offs;
+the test part is never read here (`qa eval eval/crossling/test.jsonl --articles
+eval/crossling/articles.jsonl`).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -42,6 +51,11 @@ K = 5
 SECOND = 0.3
 #: Share of near-topic dev questions the cut-off must abstain on (the acceptance asks 0.6 on test).
 NEAR_RECALL = 0.7
+#: eval/crossling: original en<->nl news articles and questions (see docs/answers.md), split by article.
+CROSSLING = ROOT / "eval" / "crossling"
+#: Weight of an eval/crossling training item against one XQuAD item. XQuAD has ~40x more questions, and
+#: its only cross-language pair (es<->ro) shares many words; English<->Dutch is the product's main case.
+CROSS_WEIGHT = 8.0
 
 
 def shared_eval() -> Path:
@@ -92,6 +106,25 @@ def squad2() -> tuple[list[dict], list[dict]]:
     return arts, qs
 
 
+def crossling() -> tuple[list[dict], list[dict]]:
+    """eval/crossling: (articles, questions of the train and dev parts) with "split"; the test part is not read."""
+    arts = [json.loads(x) for x in (CROSSLING / "articles.jsonl").read_text("utf-8").splitlines() if x.strip()]
+    split = json.loads((CROSSLING / "split.json").read_text("utf-8"))
+    part = {a: name for name in ("train", "dev") for a in split[name]}
+    qs = []
+    for name in ("train", "dev"):
+        for line in (CROSSLING / f"{name}.jsonl").read_text("utf-8").splitlines():
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            art = d["id"].rsplit("-", 1)[0]
+            # The sentence that holds the answer is marked by its "passage"; answerable questions only.
+            qs.append({"id": d["id"], "question": d["question"], "article": art, "title": art, "paragraph": 0,
+                       "gold": [d["passage"]] if d.get("passage") else [], "impossible": bool(d.get("unanswerable")),
+                       "split": part[art]})
+    return [a for a in arts if a["id"] in part], qs
+
+
 def split_titles(titles: list[str]) -> dict[str, str]:
     """title -> "train" | "dev" | "test", by a fixed shuffle."""
     t = sorted(set(titles))
@@ -108,7 +141,7 @@ def build_index(lang: str, arts: list[dict], cache: Path):
     if (path / "manifest.json").exists():
         return Index.load(path)
     idx = Index(path)
-    idx.add([Article(a["id"], a["title"], a["text"]) for a in arts])
+    idx.add([Article(a["id"], a["title"], a["text"], date=a.get("date")) for a in arts])
     idx.save()
     return idx
 
@@ -228,11 +261,18 @@ def report(items: list[dict], sent: Logistic, ans: Logistic, model: Model) -> di
     return out
 
 
+def weight(it: dict, cross: float) -> float:
+    """Training weight of one question variant: eval/crossling items count `cross` times."""
+    return cross if it["setting"] == "en<>nl" else 1.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qa-train-answer"),
                     help="indexes and question vectors are kept here between runs")
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
+    ap.add_argument("--cross-weight", type=float, default=CROSS_WEIGHT,
+                    help=f"weight of an eval/crossling item (default {CROSS_WEIGHT})")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
@@ -255,6 +295,17 @@ def main() -> int:
         for it in part:
             it["qi"] = QuestionInfo.of(it["q"]["question"], idx[il].idf)
         items += part
+    # English <-> Dutch news (eval/crossling, train and dev parts), in their own index.
+    c_arts, c_qs = crossling()
+    # The cached index is named by the articles' content, so an edited eval/crossling is re-indexed.
+    digest = hashlib.sha256(json.dumps(c_arts, sort_keys=True).encode()).hexdigest()[:12]
+    c_idx = build_index(f"crossling-{digest}", c_arts, args.cache)
+    c_qv = np.asarray(c_idx.embedder.query([q["question"] for q in c_qs]), np.float32)
+    part = collect(c_idx, c_qs, c_qv, "en<>nl", log)
+    for it in part:
+        it["qi"] = QuestionInfo.of(it["q"]["question"], c_idx.idf)
+        it["kind"] = "near" if it["kind"] == "crowd" else it["kind"]  # written near-topic unanswerables
+    items += part
     log(f"{len(items)} question variants collected in {time.time() - t0:.0f} s")
     train = [it for it in items if it["q"]["split"] == "train"]
     dev = [it for it in items if it["q"]["split"] == "dev"]
@@ -262,7 +313,8 @@ def main() -> int:
     ans_train = [it for it in train if it["kind"] == "answerable"]
     Xs = np.vstack([it["rows"] for it in ans_train])
     ys = np.concatenate([it["labels"] for it in ans_train])
-    sent = fit_logistic(Xs, ys, SENTENCE_FEATURES)
+    ws = np.concatenate([np.full(len(it["labels"]), weight(it, args.cross_weight)) for it in ans_train])
+    sent = fit_logistic(Xs, ys, SENTENCE_FEATURES, w=ws)
 
     def top1(its):
         its = [it for it in its if it["kind"] == "answerable"]
@@ -275,7 +327,7 @@ def main() -> int:
     Xa, ya = answer_table(train, sent)
     # Weight the variants so answerable and unanswerable count alike.
     kinds = np.array([it["kind"] for it in train])
-    wts = np.where(kinds == "answerable", 1.0, 0.5)
+    wts = np.where(kinds == "answerable", 1.0, 0.5) * np.array([weight(it, args.cross_weight) for it in train])
     ans = fit_logistic(Xa, ya, ANSWER_FEATURES, w=wts)
 
     _, yd = answer_table(dev, sent)
@@ -308,13 +360,14 @@ def main() -> int:
     for lvl, lo, hi in (("high", high, 2), ("medium", medium, high), ("low", best_t, medium)):
         sel = (pd_ >= lo) & (pd_ < hi)
         log(f"dev {lvl}: n={sel.sum()} right {yd[sel].mean() if sel.any() else float('nan'):.3f}")
-    for st in ("es>es", "ro>ro", "es>ro", "ro>es"):
+    for st in ("es>es", "ro>ro", "es>ro", "ro>es", "en<>nl"):
         its = [it for it in dev if it["setting"] == st]
         r = report(its, sent, ans, model)
         log(f"dev {st}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()))
     d = model.to_dict()
     d["about"] = {"trained_by": "python train/train_answer.py", "data": "XQuAD es/ro train split (28 titles), "
-                  "answerable + near-topic + off-topic variants, 4 language settings", "split_seed": SEED,
+                  "answerable + near-topic + off-topic variants, 4 language settings; eval/crossling train part "
+                  f"(en<->nl news, weight {args.cross_weight})", "split_seed": SEED,
                   "split": {"train": SPLIT[0], "dev": SPLIT[1], "test": SPLIT[2]},
                   "test_titles": sorted(t for t, s in split.items() if s == "test"),
                   "dev_titles": sorted(t for t, s in split.items() if s == "dev")}
