@@ -42,10 +42,6 @@ __all__ = ["FORMAT", "ArticleInfo", "Index", "IndexError_", "QAIndexError", "Upd
 
 #: Deprecated name of `QAIndexError`, kept for code that still imports it.
 IndexError_ = QAIndexError
-#: From this many sentence vectors on, dense search uses an IVF index (recall@10 measured in bench/).
-APPROX_MIN_VECTORS = 100_000
-#: IVF lists probed per query: recall@10 0.990 against exact search at 100k chunks (README).
-IVF_NPROBE = 24
 #: Scale the lexical weight by how much of the question BM25 matched (see BM25.coverage).
 ADAPTIVE_LEXICAL = True
 #: How many candidates each ranking contributes to the fusion.
@@ -656,12 +652,12 @@ class Index:
         sentences, so no text is shown twice. Dates are "YYYY[-MM[-DD]]"; with a range set,
         undated articles are left out.
         """
-        question, (date_from, date_to) = limits.check_question(question, limits.MAX_SEARCH_CHARS), limits.check_dates(date_from, date_to)
+        question = limits.check_question(question, limits.MAX_SEARCH_CHARS)
+        date_from, date_to = limits.check_dates(date_from, date_to)
         if not question or not question.strip():
             raise ValueError("the question is empty; ask something, e.g. 'Which countries were involved?'")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        date_from, date_to = _checked_date(date_from, "date_from"), _checked_date(date_to, "date_to")
         qv = query_vector
         if qv is None and dense_weight:
             qv = self.embedder.query([question])[0]
@@ -771,34 +767,3 @@ def _check_embedder(path: Path, m: Manifest, emb: Embedder) -> None:
         raise QAIndexError(f"index {path} was built with a different {m.embedder['name']!r} model "
                            f"(fingerprint {m.embedder['fingerprint']}, this one gives {fingerprint(emb)}); "
                            f"{rebuild_hint(path)}")
-
-
-def _checked_date(value: str | None, name: str) -> str | None:
-    if value in (None, ""):
-        return None
-    from .ingest import IngestError, normalize_date
-
-    try:
-        return normalize_date(value)
-    except IngestError as e:
-        raise ValueError(f"{name}: {e}; write it like 2018, 2018-04 or 2018-04-15") from None
-
-
-def build_faiss(vectors: np.ndarray):
-    """Exact inner-product search for small corpora, IVF from `APPROX_MIN_VECTORS` on."""
-    import faiss
-
-    n, d = vectors.shape
-    x = np.ascontiguousarray(vectors, np.float32)
-    if n < APPROX_MIN_VECTORS:
-        index = faiss.IndexFlatIP(d)
-    else:
-        nlist = int(2 * np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = x[rng.choice(n, min(n, 40 * nlist), replace=False)]
-        index.train(sample)
-        index.nprobe = IVF_NPROBE
-    if n:
-        index.add(x)
-    return index

@@ -2,7 +2,6 @@
 import json
 import os
 
-import numpy as np
 import pytest
 
 from conftest import FakeEmbedder
@@ -181,21 +180,6 @@ def test_interrupted_add_leaves_previous_index(saved, monkeypatch):
     again = Index.load(saved, embedder=FakeEmbedder())
     assert {a.id for a in again.articles()} == {"a0", "a1", "a2"}
     assert not list(saved.glob("tmp-*"))
-
-
-def test_approximate_index_above_threshold(tmp_path, monkeypatch):
-    import qa.index
-
-    monkeypatch.setattr(qa.index, "APPROX_MIN_VECTORS", 200)
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(400, 16)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    ivf = qa.index.build_faiss(x)
-    assert hasattr(ivf, "nprobe")
-    flat = qa.index.build_faiss(x[:100])
-    assert not hasattr(flat, "nprobe")
-    _, ids = ivf.search(x[:5], 1)
-    assert list(ids[:, 0]) == [0, 1, 2, 3, 4]
 
 
 def test_adding_after_searching_matches_a_fresh_load(tmp_path, fake):
