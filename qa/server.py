@@ -42,6 +42,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import limits
 from .api import DEFAULT_INDEX, get_index
 from .articles import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles
 from .guards import LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard, LoginThrottle, too_many
@@ -52,8 +53,8 @@ from .schemas import (MODEL_ID, AnswerOut, ArticlesOut, AskRequest, ChatRequest,
 
 log = logging.getLogger(__name__)
 
-#: Longest question, and longest earlier question in a history (characters).
-MAX_QUESTION_CHARS = 2000
+#: Longest question, and longest earlier question in a history (characters): the library's cap.
+MAX_QUESTION_CHARS = limits.MAX_QUESTION_CHARS
 #: Earlier user turns kept from a history (only the last two steer the search anyway).
 MAX_HISTORY_TURNS = 20
 #: API answers computed at the same time; more wait, up to ANSWER_QUEUE, then 503.

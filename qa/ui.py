@@ -29,6 +29,7 @@ from urllib.parse import urlparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from . import limits  # noqa: E402
 from .api import DEFAULT_INDEX, get_index  # noqa: E402
 from .chunk import chunk_text  # noqa: E402
 from .index import Index  # noqa: E402
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 ANSWER_CONCURRENCY = 4
 #: Requests that may wait in the queue before new ones are turned away.
 QUEUE_SIZE = 200
-MAX_QUESTION_CHARS = 2000
+MAX_QUESTION_CHARS = limits.MAX_QUESTION_CHARS  # the library's cap, checked here to answer in the UI's language
 LANGS = ("en", "nl")
 
 EXAMPLES = [
