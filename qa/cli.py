@@ -163,6 +163,8 @@ def _open_index(path: Path) -> Index:
 def _questions(question: str) -> list[str]:
     """The question, or the questions on stdin (one per line) for "-"; each within MAX_QUESTION_CHARS."""
     if question != "-":
+        if not question.strip():
+            raise CliError("the question is empty; ask something, e.g. 'Which countries were involved?'")
         return [limits.check_question(question)]
     out = []
     for n, line in enumerate(sys.stdin, 1):
@@ -327,8 +329,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    questions = _questions(args.question)  # checked before the index (maybe built) and the model load
     idx = _open_index(args.index)
-    for q in _questions(args.question):
+    for q in questions:
         passages = idx.search(q, k=args.k, date_from=args.date_from, date_to=args.date_to)
         if args.json:
             print(json.dumps({"question": q, "passages": [p.to_dict() for p in passages]}, ensure_ascii=False), flush=True)
@@ -347,7 +350,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from .answer import main_ask
 
-    return main_ask(args, _open_index(args.index), _questions(args.question))
+    questions = _questions(args.question)  # checked before the index (maybe built) and the model load
+    return main_ask(args, _open_index(args.index), questions)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -76,6 +76,17 @@ def test_errors_are_one_line(work, args, message):
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_empty_question_is_refused_before_an_index_is_built(tmp_path):
+    """`qa ask ""` in a fresh folder says so at once; it does not build the default index first."""
+    env_home = tmp_path / "data"
+    r = subprocess.run([sys.executable, "-m", "qa", "ask", ""], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env={**__import__("os").environ, "PYTHONPATH": str(ROOT),
+                                         "XDG_DATA_HOME": str(env_home), "QA_INDEX": str(tmp_path / "ix")})
+    assert r.returncode == 2 and r.stderr.strip() == \
+        "error: the question is empty; ask something, e.g. 'Which countries were involved?'"
+    assert not (tmp_path / "ix").exists() and not env_home.exists()
+
+
 def test_damaged_index_is_one_line_not_a_traceback(work, tmp_path):
     shutil.copytree(work / "index", tmp_path / "ix")
     seg = next((tmp_path / "ix").glob("seg-*"))
