@@ -204,9 +204,17 @@ def sentence_rows(idx, question: str, qv: np.ndarray, passages: Sequence[Passage
     # The sentences next to a candidate (same passage, in order) often carry the question's words.
     neigh = [max((lex[m][0] for m in (j - 1, j + 1) if 0 <= m < len(raw) and raw[m][0] == raw[j][0]), default=0.0)
              for j in range(len(raw))]
+    ncos = [max((raw[m][5] for m in (j - 1, j + 1) if 0 <= m < len(raw) and raw[m][0] == raw[j][0]), default=raw[j][5])
+            for j in range(len(raw))]
+    # The cosine relative to the spread of this question's candidates: absolute cosines shift with the
+    # language pair, their order within one question does not.
+    z = (cos - cos.mean()) / (cos.std() + 1e-6)
+    lrank = np.empty(len(raw), int)
+    lrank[np.argsort(-np.array([x[0] for x in lex]), kind="stable")] = np.arange(len(raw))
     ctx = [lexical_overlap(q, p.text)[0] for p in passages]
     rows = np.array([sentence_features(q, r[4], r[5], float(cos.max()), int(rank[j]), lex[j], best_lex, neigh[j],
-                                       r[0], passages[r[0]].score, ctx[r[0]]) for j, r in enumerate(raw)])
+                                       r[0], passages[r[0]].score, ctx[r[0]], ncos[j], float(z[j]), int(lrank[j]))
+                     for j, r in enumerate(raw)])
     return q, raw, rows
 
 
@@ -283,9 +291,15 @@ def _select(j: Judgement, model: Model, idx=None) -> list[Candidate]:
             if c.article_id in articles:
                 continue
             articles.add(c.article_id)
-            if c.cosine >= best.cosine - LIST_COSINE_WINDOW and same_story(idx, best.article_id, c.article_id) and \
-                    (list_items(c.text) >= 2 or new_names(j.question, c.text)):
-                chosen.append(c)
+            if c.cosine >= best.cosine - LIST_COSINE_WINDOW and same_story(idx, best.article_id, c.article_id):
+                # Of the article's sentences that are as close to the question and name something the
+                # question does not, the earliest: a news article says what it adds to the story in
+                # its first lines ("On Monday storm Ilse reached Italy ..." before "flooding in Liguria").
+                fit = [x for x in cands if x.article_id == c.article_id and
+                       x.cosine >= best.cosine - LIST_COSINE_WINDOW and
+                       (list_items(x.text) >= 2 or new_names(j.question, x.text))]
+                if fit:
+                    chosen.append(min(fit, key=lambda x: x.start))
     return chosen
 
 

@@ -19,42 +19,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 
 from .bm25 import fold, tokenize
+from .lang import LANGUAGES, language  # noqa: F401  (re-exported: qa.reader.language)
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
-
-# ------------------------------------------------------------------------- language
-_FUNCTION_WORDS = {
-    "en": "the of and to in is was were are that which who what for with by on from as at this his their it have "
-          "how when where why did",
-    "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe "
-          "hoeveel wanneer waar waarom",
-    "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im "
-          "er sie es",
-    "es": "el la los las de del y que en es fue son por para con una un se qué cuál quién cuándo como más al",
-    "fr": "le la les des du et est était sont que qui dans pour avec une un sur par pas au aux ce quel quelle il elle "
-          "quand où comment été",
-    "ro": "și în este a fost sunt care din cu pe la pentru un o al ale cel cea ce cine când mai fi",
-}
-_FW = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION_WORDS.items()}
-_HINTS = {"ro": re.compile(r"[șşțţă]"), "es": re.compile(r"[ñ¿¡]"), "de": re.compile(r"[äöüß]"), "fr": re.compile(r"[çèêœ]")}
-LANGUAGES = tuple(_FW)
-
-
-@lru_cache(maxsize=16384)
-def language(text: str) -> str:
-    """ISO code of the most likely of nl/en/de/es/fr/ro, by function words (English when unsure)."""
-    words = re.findall(r"\w+", text.lower())
-    score = {lang: sum(w in fw for w in words) for lang, fw in _FW.items()}
-    for lang, rx in _HINTS.items():
-        score[lang] += 1.5 * min(3, len(rx.findall(text.lower())))
-    best = max(score, key=lambda lang: (score[lang], lang == "en"))
-    return best if score[best] > 0 else "en"
-
 
 # ------------------------------------------------------------------------- question types
 _QTYPES = {
@@ -177,13 +149,14 @@ SENTENCE_FEATURES = (
     "cosine", "cosine_gap", "cosine_rank", "lexical", "lexical_gap", "lexical_max_idf", "neighbour_lexical",
     "cosine_x_lexical", "novelty", "passage_rank", "passage_score", "cross_language", "cross_x_cosine", "words",
     "num_q", "num_new", "date_q", "date_in", "who_q", "caps_new", "where_q", "list_q", "list_items",
-    "context_lexical",
+    "context_lexical", "neighbour_cosine", "cosine_z", "lexical_rank",
 )
 
 
 def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: float, cosine_rank: int,
                       lexical: tuple[float, float], best_lexical: float, neighbour_lexical: float,
-                      passage_rank: int, passage_score: float, context_lexical: float) -> list[float]:
+                      passage_rank: int, passage_score: float, context_lexical: float,
+                      neighbour_cosine: float = 0.0, cosine_z: float = 0.0, lexical_rank: int = 0) -> list[float]:
     """One candidate sentence's feature row, in SENTENCE_FEATURES order."""
     toks = _tokens(text)
     qtoks = {t for t, _ in q.terms}
@@ -198,8 +171,11 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
             neighbour_lexical, cosine * lex, novelty, math.log1p(passage_rank), passage_score, cross, cross * cosine,
             math.log1p(len(text.split())), float("num" in t), float("num" in t) * num_new, float("date" in t),
             float("date" in t) * float(bool(_DATE.search(text))), float("who" in t),
-            float("who" in t or "where" in t) * min(caps_new, 4) / 4, float("where" in t), float("list" in t),
-            float("list" in t) * min(list_items(text), 6) / 6, context_lexical]
+            float(bool(t & {"who", "where", "list"})) * min(caps_new, 4) / 4, float("where" in t), float("list" in t),
+            float("list" in t) * min(list_items(text), 6) / 6, context_lexical,
+            # A sentence right after (or before) one that matches the question often holds its answer
+            # ("It is also known as the plastome." after the sentence about chloroplast DNA).
+            neighbour_cosine - cosine, cosine_z, math.log1p(lexical_rank)]
 
 
 ANSWER_FEATURES = (
@@ -240,6 +216,12 @@ TYPE_PENALTY = 8.0
 
 
 # ------------------------------------------------------------------------- the model
+def _check_features(d: dict, expected: Sequence[str]) -> None:
+    if tuple(d["features"]) != tuple(expected):
+        raise ValueError(f"{MODEL_FILE}: model features {d['features']} do not match the code's {list(expected)}; "
+                         "retrain with: python train/train_answer.py")
+
+
 @dataclass(frozen=True)
 class Logistic:
     """A standardised logistic regression: p = sigmoid(((x - mean) / scale) . coef + intercept)."""
@@ -257,25 +239,66 @@ class Logistic:
         return 1.0 / (1.0 + np.exp(-self.logit(x)))
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "mean": self.mean.round(6).tolist(),
+        return {"kind": "logistic", "features": list(self.features), "mean": self.mean.round(6).tolist(),
                 "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
                 "intercept": round(float(self.intercept), 6)}
 
     @classmethod
     def from_dict(cls, d: dict, expected: Sequence[str]) -> "Logistic":
-        if tuple(d["features"]) != tuple(expected):
-            raise ValueError(f"{MODEL_FILE}: model features {d['features']} do not match the code's {list(expected)}; "
-                             "retrain with: python train/train_answer.py")
+        _check_features(d, expected)
         return cls(tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
                    np.asarray(d["coef"], float), float(d["intercept"]))
+
+
+@dataclass(frozen=True)
+class Mlp:
+    """A small ensemble of one-hidden-layer networks on standardised features; the logit is the members'
+    mean: logit = mean_m(relu(z @ W1_m + b1_m) @ w2_m + b2_m), z = (x - mean) / scale.
+
+    Why a network and not a linear model: the signals interact (a high cosine means less across languages;
+    word overlap matters less when the best sentence is found by meaning). Why an ensemble: members
+    trained from different seeds disagree by 1-2 points on dev; their mean does not."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    members: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], ...]  # (W1 [f, h], b1 [h], w2 [h], b2)
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(np.asarray(x, float)) - self.mean) / self.scale
+        return np.mean([np.maximum(z @ w1 + b1, 0.0) @ w2 + b2 for w1, b1, w2, b2 in self.members], axis=0)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    def to_dict(self) -> dict:
+        r = lambda a: np.round(np.asarray(a, float), 5).tolist()  # noqa: E731
+        return {"kind": "mlp", "features": list(self.features), "mean": r(self.mean), "scale": r(self.scale),
+                "members": [{"W1": r(w1), "b1": r(b1), "w2": r(w2), "b2": round(float(b2), 5)}
+                            for w1, b1, w2, b2 in self.members]}
+
+    @classmethod
+    def from_dict(cls, d: dict, expected: Sequence[str]) -> "Mlp":
+        _check_features(d, expected)
+        members = tuple((np.asarray(m["W1"], float), np.asarray(m["b1"], float), np.asarray(m["w2"], float),
+                         float(m["b2"])) for m in d["members"])
+        return cls(tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float), members)
+
+
+Scorer = Union[Logistic, Mlp]
+
+
+def scorer_from_dict(d: dict, expected: Sequence[str]) -> Scorer:
+    """A Logistic or an Mlp, by the "kind" the file records."""
+    return Mlp.from_dict(d, expected) if d.get("kind") == "mlp" else Logistic.from_dict(d, expected)
 
 
 @dataclass(frozen=True)
 class Model:
     """Both regressions and the score cut-offs: answer when score >= found; "high" >= high; "medium" >= medium."""
 
-    sentence: Logistic
-    answer: Logistic
+    sentence: Scorer
+    answer: Scorer
     found: float
     high: float
     medium: float
@@ -295,5 +318,5 @@ def load_model(path: Path = MODEL_FILE) -> Model:
         raise ValueError(f"{path}: cannot read the answer model ({e.strerror or e}); "
                          "reinstall qa or retrain with: python train/train_answer.py") from None
     t = d["thresholds"]
-    return Model(Logistic.from_dict(d["sentence"], SENTENCE_FEATURES), Logistic.from_dict(d["answer"], ANSWER_FEATURES),
+    return Model(scorer_from_dict(d["sentence"], SENTENCE_FEATURES), scorer_from_dict(d["answer"], ANSWER_FEATURES),
                  float(t["found"]), float(t["high"]), float(t["medium"]), float(t["second"]))

@@ -8,7 +8,7 @@ import pytest
 
 from qa.answer import answer, confidence
 from qa.reader import (ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, QuestionInfo, language, load_model,
-                       question_types, type_penalty)
+                       question_types, scorer_from_dict, type_penalty)
 
 from conftest import ROOT, SEEDS
 
@@ -92,11 +92,18 @@ def test_model_file_and_inference():
     m = load_model()
     assert m.sentence.features == SENTENCE_FEATURES and m.answer.features == ANSWER_FEATURES
     assert 0 < m.found < m.medium <= m.high < 1
-    back = Logistic.from_dict(m.answer.to_dict(), ANSWER_FEATURES)
-    x = np.linspace(0, 1, len(ANSWER_FEATURES))
-    assert back.proba(x) == pytest.approx(m.answer.proba(x), abs=1e-5)
-    with pytest.raises(ValueError, match="retrain"):
-        Logistic.from_dict(m.answer.to_dict(), ANSWER_FEATURES[:-1])
+    for part, names in ((m.sentence, SENTENCE_FEATURES), (m.answer, ANSWER_FEATURES)):
+        back = scorer_from_dict(part.to_dict(), names)  # the file round-trips
+        x = np.linspace(0, 1, len(names))
+        assert back.proba(x) == pytest.approx(part.proba(x), abs=1e-4)
+        assert 0.0 < float(back.proba(x)[0]) < 1.0
+        with pytest.raises(ValueError, match="retrain"):
+            scorer_from_dict(part.to_dict(), names[:-1])
+    # A linear model (python train/train_answer.py --linear) is read from the same format.
+    lin = Logistic(ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), np.ones(len(ANSWER_FEATURES)),
+                   np.ones(len(ANSWER_FEATURES)), -1.0)
+    assert scorer_from_dict(lin.to_dict(), ANSWER_FEATURES).proba(np.zeros(len(ANSWER_FEATURES)))[0] == \
+        pytest.approx(1 / (1 + np.e))
 
 
 def test_how_many_needs_a_new_number():
