@@ -159,6 +159,33 @@ class _Slots:
         self._sem.release()
 
 
+class _SlotStream(StreamingResponse):
+    """A streamed answer that holds an answer slot: the slot is given back when the stream ends, however
+    it ends. The body generator's own `finally` does not run when the client leaves before the first
+    chunk (a never-started async generator is closed without running its body), so the response does
+    it too, once."""
+
+    def __init__(self, content, release, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _once(fn):
+    """`fn`, callable many times, run once."""
+    done = threading.Lock()
+
+    def run() -> None:
+        if done.acquire(blocking=False):
+            fn()
+    return run
+
+
 class _WriteSlots:
     """Uploads and removals: one at a time, `queue` more waiting (each holds a worker thread), then 503."""
 
@@ -485,6 +512,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                     "found": a.found, "citations": [c.to_dict() for c in a.citations]}
 
         await slots.acquire()  # before the response starts, so "busy" is still a proper 503
+        release = _once(slots.release)
 
         async def events() -> AsyncIterator[str]:
             def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
@@ -518,11 +546,11 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                 yield "data: " + json.dumps({"error": {"message": f"answering failed ({type(e).__name__})",
                                                        "type": "server_error"}}) + "\n\n"
             finally:
-                slots.release()
+                release()
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _SlotStream(events(), release, media_type="text/event-stream",
+                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # ---- the chat, at /
     if demo is None:

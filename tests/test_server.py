@@ -429,3 +429,41 @@ def test_host_name_of_a_header(header, name):
     from qa.guards import host_name
 
     assert host_name(header) == name
+
+
+def test_streamed_answer_gives_its_slot_back_when_the_client_leaves_before_the_first_chunk():
+    import asyncio
+
+    from qa.server import _once, _SlotStream
+
+    released = []
+    release = _once(lambda: released.append(1))
+
+    async def body():
+        try:
+            yield "data: x\n\n"
+        finally:
+            release()
+
+    async def gone(message):  # the client disconnected: the first send fails
+        raise OSError("client went away")
+
+    async def receive():
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    resp = _SlotStream(body(), release, media_type="text/event-stream")
+    with pytest.raises(Exception):  # starlette turns the OSError into ClientDisconnect
+        asyncio.run(resp({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, gone))
+    assert released == [1]  # given back once, although the body never ran
+
+    released.clear()
+    release = _once(lambda: released.append(1))  # body() reads this name when it runs
+    sent = []
+
+    async def ok(message):
+        sent.append(message)
+
+    resp = _SlotStream(body(), release, media_type="text/event-stream")
+    asyncio.run(resp({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, ok))
+    assert released == [1] and any(m.get("body") == b"data: x\n\n" for m in sent)  # and once after a full stream
