@@ -31,6 +31,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {limits.printable(message)} (see: {self.prog} --help)\n")
 
 
+def _n(count: int, noun: str) -> str:
+    """"1 article", "2 articles" (regular English plurals only)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _arg_type(check, name: str):
     """An argparse `type=` from a qa.limits check: its ValueError becomes argparse's one-line error."""
     def convert(value: str):
@@ -217,8 +222,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()  # a no-op after add (which commits), except for an empty --rebuild
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
-          f"skipped {len(skipped)}; {len(idx.articles())} articles, {len(idx)} chunks in {args.index} "
-          f"(embedded {upd.embedded_sentences} sentences of {upd.embedded_chunks} new chunks, "
+          f"skipped {len(skipped)}; {_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')} in {args.index} "
+          f"(embedded {_n(upd.embedded_sentences, 'sentence')} of {_n(upd.embedded_chunks, 'new chunk')}, "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -261,13 +266,13 @@ def _poll(args: argparse.Namespace, paths: list[str]) -> int:
             if upd.added or upd.updated:
                 idx.save()
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} round {n}: added {len(upd.added)}, updated {len(upd.updated)}, "
-                  f"unchanged {len(upd.unchanged)}, skipped {len(skipped)}; {len(idx.articles())} articles in "
+                  f"unchanged {len(upd.unchanged)}, skipped {len(skipped)}; {_n(len(idx.articles()), 'article')} in "
                   f"{args.index} ({time.perf_counter() - t0:.1f} s)", flush=True)
             if _max_rounds is not None and n >= _max_rounds:
                 return 0
             _sleep(args.every)
     except KeyboardInterrupt:
-        print(f"stopped after {n} rounds; every finished round is saved", file=sys.stderr)
+        print(f"stopped after {_n(n, 'round')}; every finished round is saved", file=sys.stderr)
         return 0
 
 
@@ -289,7 +294,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
     before = idx.segments
     merged = idx.compact()
     print(f"merged {merged} of {before} segments in {time.perf_counter() - t0:.1f} s; "
-          f"{len(idx.articles())} articles, {len(idx)} chunks in {args.index}")
+          f"{_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')} in {args.index}")
     return 0
 
 
@@ -301,7 +306,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         raise CliError(f"index {args.index} is damaged ({len(problems)} problems); "
                        f"rebuild it with: python -m qa index ARTICLES --rebuild --index {args.index}")
-    print(f"ok: {len(idx.articles())} articles, {len(idx)} chunks, generation {idx.generation}; every checksum matches")
+    print(f"ok: {_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')}, generation {idx.generation}; "
+          "every checksum matches")
     return 0
 
 
@@ -309,7 +315,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     idx = Index.load(args.index)
     removed = idx.remove(args.ids)  # durable on return
     missing = [i for i in args.ids if i not in removed]
-    print(f"removed {len(removed)}; {len(idx.articles())} articles, {len(idx)} chunks left")
+    print(f"removed {len(removed)}; {_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')} left")
     if missing:
         raise CliError(f"not in the index: {limits.printable(', '.join(missing))} "
                        f"(see: python -m qa list --index {args.index})")

@@ -270,7 +270,7 @@ def test_every_survives_a_failing_round_and_ctrl_c(server, tmp_path, capsys, mon
     code, out, err = _cli(capsys, "index", url, "--every", "1h", "--index", tmp_path / "ix")
     assert code == 0
     lines = out.strip().splitlines()
-    assert "round 1: added 1" in lines[0] and "round 2: added 0, updated 0, unchanged 0, skipped 1; 1 articles" in lines[1]
+    assert "round 1: added 1" in lines[0] and "round 2: added 0, updated 0, unchanged 0, skipped 1; 1 article " in lines[1]
     assert "HTTP 500" in err and "stopped after 2 rounds" in err
 
 
