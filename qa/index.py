@@ -744,7 +744,13 @@ def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: li
     one-language index (also Spanish questions on Romanian articles) is fused as before."""
     qlang = language(question)
     rows = set(dense_rank) | set(lex_rank)
-    lang = {r: language(v.text(int(v.chunks[r, 0]))[int(v.chunks[r, 2]):int(v.chunks[r, 3])]) for r in rows}
+    texts: dict[int, str] = {}  # one read per article, not per chunk
+    lang = {}
+    for r in rows:
+        art = int(v.chunks[r, 0])
+        if art not in texts:
+            texts[art] = v.text(art)
+        lang[r] = language(texts[art][int(v.chunks[r, 2]):int(v.chunks[r, 3])])
     if qlang not in lang.values() or len(set(lang.values())) < 2:
         return {}
     return {r: (RRF_K + 1) / (RRF_K + n + 1) for n, r in enumerate(dense_rank) if lang[r] != qlang}
