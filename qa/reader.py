@@ -94,22 +94,34 @@ def list_items(sentence: str) -> int:
 
 #: Letters two words must share at the start to count as the same word (see _matches).
 PREFIX = 6
+#: The shortest stem _matches compares by prefix ("leid" of "geleid", "acti" of "actief").
+SHORT_STEM = 4
 
 
 @lru_cache(maxsize=65536)
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(tokenize(text))
+    toks = tokenize(text)
+    # Dutch and German past participles carry a "ge-" prefix ("geleid", "gewonnen"): also keep the
+    # form without it, so "leidde" finds "geleid" (see _matches).
+    return frozenset(toks + [t[2:] for t in toks if t.startswith("ge") and len(t) >= 6])
 
 
 def _matches(term: str, tokens: frozenset[str]) -> bool:
-    """Exact, or the same first PREFIX letters: a crude stemmer that works across the inflections of
-    Romance and Germanic languages alike ("publicaron" ~ "publicaciones", "geleid" ~ "geleide")."""
+    """Exact, the same first PREFIX letters, or one a prefix of the other that is at most 2 letters
+    longer (stems of 4+ letters): a crude stemmer that works across the inflections of Romance and
+    Germanic languages alike ("publicaron" ~ "publicaciones", "geleid" ~ "geleide", "leidd" ~ "leid")."""
     if term in tokens:
         return True
-    if len(term) < PREFIX:
+    if len(term) < SHORT_STEM:
         return False
     head = term[:PREFIX]
-    return any(u[:PREFIX] == head for u in tokens)
+    for u in tokens:
+        if len(term) >= PREFIX and u[:PREFIX] == head:
+            return True
+        short, long_ = (term, u) if len(term) <= len(u) else (u, term)
+        if len(short) >= SHORT_STEM and len(long_) - len(short) <= 2 and long_.startswith(short):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
