@@ -1,14 +1,15 @@
 """Features of candidate answer sentences and the small learned model that scores them.
 
-Two logistic regressions, fitted by `train/train_answer.py` and shipped as readable JSON
-(`qa/answer_model.json`), run here in numpy:
+Two small models (`Mlp`: ensembles of one-hidden-layer networks; `Logistic` for a linear model),
+fitted by `train/train_answer.py` and shipped as readable JSON (`qa/answer_model.json`), run here in
+numpy:
 
 - the *sentence* model: how likely a sentence of the retrieved passages holds the answer;
 - the *answer* model: how likely the best sentence(s) answer the question at all, i.e. the
   probability that the quoted answer is right. It decides abstention and confidence.
 
-Only language-neutral rules live here: function words to tell nl/en/de/es/fr/ro apart, and
-question words of those languages for the kind of answer asked for (number, date, person,
+Only language-neutral rules live here (and in `qa.lang`): function words to tell nl/en/de/es/fr/ro
+apart, Dutch/German "ge-" participles for word overlap, and question words of those languages for the kind of answer asked for (number, date, person,
 place, list). Nothing is tuned to particular articles.
 """
 from __future__ import annotations
@@ -168,7 +169,7 @@ SENTENCE_FEATURES = (
 def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: float, cosine_rank: int,
                       lexical: tuple[float, float], best_lexical: float, neighbour_lexical: float,
                       passage_rank: int, passage_score: float, context_lexical: float,
-                      neighbour_cosine: float = 0.0, cosine_z: float = 0.0, lexical_rank: int = 0) -> list[float]:
+                      neighbour_cosine: float, cosine_z: float, lexical_rank: int) -> list[float]:
     """One candidate sentence's feature row, in SENTENCE_FEATURES order."""
     toks = _tokens(text)
     qtoks = {t for t, _ in q.terms}
