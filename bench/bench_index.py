@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.bm25 import BM25, LexicalSegment  # noqa: E402
 from qa.chunk import chunk_text  # noqa: E402
-from qa.dense import EXACT_MAX, DenseIndex, DenseSegment  # noqa: E402
+from qa.dense import EXACT_MAX, DenseIndex, DenseSegment, fsync_path  # noqa: E402
 from qa.ingest import Article, load_articles  # noqa: E402
 
 EVAL = next((p for p in (ROOT.parent / "shared" / "eval", ROOT.parent.parent / "shared" / "eval",
@@ -268,7 +268,7 @@ class ComponentBackend(Backend):
         dense = DenseSegment.build(noisy(base, rng))
         lex.save(new)
         dense.save(new)
-        _fsync_dir(new)
+        fsync_path(new)
         manifest = folder / "manifest.json"
         tmp = folder / "manifest.json.tmp"
         with open(tmp, "wb") as f:
@@ -276,7 +276,7 @@ class ComponentBackend(Backend):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, manifest)
-        _fsync_dir(folder)
+        fsync_path(folder)
         self.lex.add_segment(lex)
         self.dense.add_segment(dense)
 
@@ -406,13 +406,6 @@ def restore_manifest(path: Path, manifest: bytes) -> None:
         os.replace(tmp, path / "manifest.json")
         store.collect_garbage(store.read_manifest())
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def rss_file_mb() -> float:

@@ -190,7 +190,7 @@ class DenseSegment:
                 out[at:at + len(part)] = part
                 at += len(part)
         out.flush()
-        _fsync(folder / "vectors.npy")
+        fsync_path(folder / "vectors.npy")
         del out
         return cls.build(np.load(folder / "vectors.npy", mmap_mode="r"), **build)  # type: ignore[arg-type]
 
@@ -212,7 +212,7 @@ class DenseSegment:
             faiss = _faiss()
 
             faiss.write_index(self.ann, str(folder / "dense.faiss"))
-            _fsync(folder / "dense.faiss")
+            fsync_path(folder / "dense.faiss")
             names.append("dense.faiss")
         meta = {"format": FORMAT, "rows": len(self), "dim": self.dim,
                 "index": self.description, "nprobe": self.nprobe}
@@ -381,8 +381,9 @@ class DenseIndex:
         return DenseHits(r[best], sc[best])
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder after a rename in it, so the new name survives a crash)."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
     try:
         os.fsync(fd)
     finally:

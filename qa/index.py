@@ -688,11 +688,11 @@ class Index:
                 if lex_rank and ADAPTIVE_LEXICAL and dense_rank:
                     # Trust the lexical ranking as far as the question's words were matched at all.
                     lexical_weight *= v.lexical.coverage(question, float(lex[lex_rank[0]]))
+            texts: dict[int, str] = {}  # article texts read so far (the language check and the passages share them)
             fused = fuse([dense_rank, lex_rank[:want]], [dense_weight, lexical_weight])
             if lex_rank and dense_rank and PER_LANGUAGE_LEXICAL:
-                fused.update(_other_language(v, question, dense_rank, lex_rank[:want]))
+                fused.update(_other_language(v, question, dense_rank, lex_rank[:want], texts))
             taken: dict[int, list[tuple[int, int]]] = {}
-            texts: dict[int, str] = {}
             out: list[Passage] = []
             for row, score in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])):
                 art, pos, start, end = (int(x) for x in v.chunks[row, :4])
@@ -733,9 +733,11 @@ class Index:
             return out
 
 
-def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: list[int]) -> dict[int, float]:
+def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: list[int],
+                    texts: dict[int, str]) -> dict[int, float]:
     """Fused scores from the dense ranking alone for the chunks in another language than the question,
-    when the candidates mix the question's language with others; empty otherwise.
+    when the candidates mix the question's language with others; empty otherwise. `texts` caches the
+    article texts it reads (by row) for the caller, which quotes the passages from them.
 
     BM25 only matches words: in a mixed index an English question's words ("cost", "power") match the
     English articles, and the Dutch article that answers it, found first by the dense ranking, fell
@@ -746,7 +748,6 @@ def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: li
     paragraphs "mixed"; measured, that helped: XQuAD es -> ro hit@1 79.7 -> 82.6%)."""
     qlang = language(question)
     rows = set(dense_rank) | set(lex_rank)
-    texts: dict[int, str] = {}  # one read per article, not per chunk
     lang = {}
     for r in rows:
         art = int(v.chunks[r, 0])

@@ -44,7 +44,7 @@ import numpy as np
 from .bm25 import SEGMENT_FILES as LEXICAL_FILES
 from .bm25 import LexicalSegment
 from .dense import SEGMENT_FILES as DENSE_FILES
-from .dense import DenseSegment
+from .dense import DenseSegment, fsync_path
 from .ingest import Article
 
 log = logging.getLogger(__name__)
@@ -336,21 +336,6 @@ def _sha256(f: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_file(f: Path) -> None:
-    fd = os.open(f, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _save_npy(f: Path, a: np.ndarray) -> None:
     with open(f, "wb") as fh:
@@ -531,10 +516,10 @@ class Store:
             write_segment_files(tmp, data, vector_parts, dense_merge)
             files = {}
             for fname in SEGMENT_FILES + tuple(k for k in OPTIONAL_FILES if (tmp / k).exists()):
-                _fsync_file(tmp / fname)
+                fsync_path(tmp / fname)
                 # Checksums are taken from the file as written, so what is recorded is what is on disk.
                 files[fname] = {"bytes": (tmp / fname).stat().st_size, "sha256": _sha256(tmp / fname)}
-            _fsync_dir(tmp)
+            fsync_path(tmp)
             entry = SegmentEntry(f"seg-{generation:08d}-{uuid.uuid4().hex[:8]}", len(data.articles),
                                  int(len(data.chunks)), int(len(data.sentences)), files)
             if publish:
@@ -563,7 +548,7 @@ class Store:
             except FileNotFoundError:
                 pass
             raise
-        _fsync_dir(self.path)
+        fsync_path(self.path)
         if drop_format1:
             for name in FORMAT1_FILES:
                 f = self.path / name

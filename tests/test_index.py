@@ -173,7 +173,9 @@ def test_interrupted_add_leaves_previous_index(saved, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(qa.store, "_fsync_dir", boom)
+    real = qa.store.fsync_path
+    # interrupted at the folder's fsync, after the segment's files were written and fsynced
+    monkeypatch.setattr(qa.store, "fsync_path", lambda p: boom() if p.is_dir() else real(p))
     with pytest.raises(KeyboardInterrupt):
         idx.add([Article(id="new", title="n", text="Nieuw bericht over Brugge.")])
     monkeypatch.undo()
