@@ -194,6 +194,7 @@ def sentence_features(q: QuestionInfo, text: str, cosine: float, best_cosine: fl
 ANSWER_FEATURES = (
     "p1_logit", "p2_logit", "margin", "cosine1", "contrast", "lexical1", "lexical_best", "passage_score1",
     "passage_dense1", "cross_language1", "typed", "n_terms", "num_missing", "date_missing", "cross_x_lexical_best",
+    "coverage",
 )
 
 
@@ -213,7 +214,11 @@ def answer_features(q: QuestionInfo, rows: np.ndarray, logits: np.ndarray, order
             float(rows[b, f["date_q"]] > 0 and rows[b, f["date_in"]] == 0),
             # A cross-language question whose words still occur in the passages (Spanish on Romanian)
             # is judged like a same-language one; one with no shared words (English on Dutch) is not.
-            float(rows[b, f["cross_language"]]) * float(rows[:, f["lexical"]].max())]
+            float(rows[b, f["cross_language"]]) * float(rows[:, f["lexical"]].max()),
+            # A near-topic question asks for something the passages never name ("Which company built
+            # it?" of a story that names no company): some of its words are missing from every passage
+            # although the topic's words are there.
+            float(rows[:, f["context_lexical"]].max())]
 
 
 def type_penalty(q: QuestionInfo, rows: np.ndarray) -> np.ndarray:

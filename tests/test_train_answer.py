@@ -63,3 +63,11 @@ def test_folds_keep_an_article_together_and_cut_off_meets_its_recall():
     kinds = np.array(["near", "near", "near", "answerable", "near", "answerable", "answerable"])
     t = T.cut_off(score, kinds, 0.75)
     assert np.mean(score[kinds == "near"] < t) >= 0.75 and t == pytest.approx(0.30, abs=0.011)  # 3 of 4 refused
+
+
+def test_crossling_weight_is_shared_between_the_two_indexes():
+    # The en<->nl questions are asked twice (index of all articles, and each article alone): together
+    # they weigh CROSS_WEIGHT, as one setting did before; XQuAD items weigh 1.
+    many, alone, xquad = ({"setting": s} for s in ("en<>nl", "en<>nl 1", "es>ro"))
+    assert T.weight(many, 8.0) + T.weight(alone, 8.0) == pytest.approx(8.0)
+    assert T.weight(alone, 8.0) == pytest.approx(8.0 * T.SINGLE_SHARE) and T.weight(xquad, 8.0) == 1.0
