@@ -71,3 +71,18 @@ def test_crossling_weight_is_shared_between_the_two_indexes():
     many, alone, xquad = ({"setting": s} for s in ("en<>nl", "en<>nl 1", "es>ro"))
     assert T.weight(many, 8.0) + T.weight(alone, 8.0) == pytest.approx(8.0)
     assert T.weight(alone, 8.0) == pytest.approx(8.0 * T.SINGLE_SHARE) and T.weight(xquad, 8.0) == 1.0
+
+
+def test_answerable_and_unanswerable_count_alike_in_every_setting():
+    # XQuAD-like: two unanswerable variants per answerable question; one article alone: fewer
+    # unanswerables than answerables. Each setting's two sides weigh the same.
+    items = ([{"kind": "answerable", "setting": "es>es"}] * 4 + [{"kind": "near", "setting": "es>es"}] * 4
+             + [{"kind": "off", "setting": "es>es"}] * 4
+             + [{"kind": "answerable", "setting": "en<>nl 1"}] * 6 + [{"kind": "near", "setting": "en<>nl 1"}] * 2)
+    w = T.balanced(items)
+    kinds = np.array([it["kind"] for it in items])
+    settings = np.array([it["setting"] for it in items])
+    for st in ("es>es", "en<>nl 1"):
+        yes, no = (settings == st) & (kinds == "answerable"), (settings == st) & (kinds != "answerable")
+        assert w[yes].sum() == pytest.approx(w[no].sum())
+    assert w[(settings == "es>es") & (kinds == "near")][0] == pytest.approx(0.5)

@@ -356,6 +356,20 @@ def fold_of(items: list[dict]) -> list[int]:
     return [f[it["q"]["title"]] for it in items]
 
 
+def balanced(items: list[dict]) -> np.ndarray:
+    """Per-item weights under which answerable and unanswerable variants count alike within each
+    setting. XQuAD gives every answerable question two unanswerable variants (0.5 each); a one-article
+    index gives none but the written near-topic questions (fewer than the answerable ones)."""
+    kinds = np.array([it["kind"] for it in items])
+    settings = np.array([it["setting"] for it in items])
+    w = np.ones(len(items))
+    for st in set(settings):
+        yes, no = (settings == st) & (kinds == "answerable"), (settings == st) & (kinds != "answerable")
+        if yes.any() and no.any():
+            w[no] = yes.sum() / no.sum()
+    return w
+
+
 def fit_models(items: list[dict], cross: float, linear: bool = False) -> tuple[Scorer, Scorer]:
     """The sentence model (on the answerable variants) and then the answer model (on all variants)."""
     ans_items = [it for it in items if it["kind"] == "answerable"]
@@ -367,8 +381,7 @@ def fit_models(items: list[dict], cross: float, linear: bool = False) -> tuple[S
         sent = fit_sentence_mlp(ans_items, SENTENCE_FEATURES, cross)
     X, y = answer_table(items, sent)
     kinds = np.array([it["kind"] for it in items])
-    # Weight the variants so answerable and unanswerable count alike.
-    w = np.where(kinds == "answerable", 1.0, 0.5) * np.array([weight(it, cross) for it in items])
+    w = balanced(items) * np.array([weight(it, cross) for it in items])
     ans = fit_logistic(X, y, ANSWER_FEATURES, w=w) if linear else fit_answer_mlp(X, y, w, ANSWER_FEATURES)
     return sent, ans
 
