@@ -285,12 +285,20 @@ class Index:
             return cls.load(path, model, **kw)
         return cls(path, model, **kw)
 
-    def _reload(self, manifest: Manifest | None = None) -> None:
-        """Switch to the generation on disk (or `manifest`); retried if a compaction deletes a
-        segment between reading the manifest and opening it."""
+    def _reload(self, manifest: Manifest | None = None, stamp: tuple[int, int, int] | None = None) -> None:
+        """Switch to the generation on disk (or `manifest`, with the `stamp` taken before it was
+        read); retried if a compaction deletes a segment between reading the manifest and opening it.
+
+        The stamp must be taken before the manifest it labels is read: taken after, it may belong
+        to a newer manifest another process wrote in between, and this object would then take its
+        old view for the newest one (and a write based on it would drop the other's change)."""
         for attempt in range(20):
-            stamp = self._store.stamp()
-            m = manifest if manifest is not None and attempt == 0 else self._store.read_manifest()
+            given = manifest is not None and attempt == 0
+            if not given:
+                stamp = self._store.stamp()
+            elif stamp is None:  # only under the writer lock, where nobody else replaces the manifest
+                stamp = self._store.stamp()
+            m = manifest if given else self._store.read_manifest()
             if m is None:
                 raise QAIndexError(f"index {self.path} disappeared; build one with: "
                                    f"python -m qa index ARTICLES --index {self.path}")
@@ -328,7 +336,7 @@ class Index:
             if m is not None and m.generation != self._manifest.generation:
                 log.info("index %s changed on disk (generation %d -> %d): reloading", self.path,
                          self._manifest.generation, m.generation)
-                self._reload(m)
+                self._reload(m, stamp)
             else:
                 self._stamp = stamp
 
@@ -364,8 +372,11 @@ class Index:
                 disk = None  # a damaged or format-1 qa index that --rebuild replaces
             drop_format1 = classify(self.path) == "index" and disk is None
             return self._new_manifest(disk.generation if disk else 0, []), drop_format1
-        if self._store.stamp() != self._stamp:
-            self._reload()
+        # Decide by the manifest itself, not only by the stamp: this is where a stale view would
+        # turn into a lost write. (Under the lock the manifest cannot change while we read it.)
+        disk = self._store.read_manifest()
+        if disk is None or disk.generation != self._manifest.generation or self._store.stamp() != self._stamp:
+            self._reload(disk)
         self._store.collect_garbage(self._manifest)  # what crashed writers left (we hold the lock)
         return self._manifest, False
 

@@ -312,3 +312,32 @@ def test_compaction_killed_loses_nothing(tmp_path):
         assert len(Index.load(path, embedder=FakeEmbedder()).articles()) == 6
     _expect(path, [])
     assert len(Index.load(path, embedder=FakeEmbedder()).articles()) == 7
+
+
+def test_a_write_between_reading_the_manifest_and_stamping_it_is_not_lost(tmp_path):
+    # A reader refreshes: it stats the manifest, reads it, and labels its view with a stamp. If
+    # another process replaces the manifest between the read and the stamp, the stamp belongs to a
+    # newer generation than the view; the next write must still see that generation and keep it
+    # (found by tests/test_concurrent_writers_... failing once in CI: an article of another writer lost).
+    path = tmp_path / "ix"
+    server = Index(path, embedder=FakeEmbedder())
+    server.add([art(1)])
+    other = Index.load(path, embedder=FakeEmbedder())
+    other.add([art(2)])
+    read = server._store.read_manifest
+    raced = []
+
+    def read_then_another_write():
+        m = read()
+        if not raced:
+            raced.append(True)
+            other.add([art(3)])  # lands after the read, before the reader stamps what it read
+        return m
+
+    server._store.read_manifest = read_then_another_write
+    server.articles()
+    server._store.read_manifest = read
+    server.add([art(4)])
+    ids = {a.id for a in Index.load(path, embedder=FakeEmbedder()).articles()}
+    assert ids == {art(i).id for i in (1, 2, 3, 4)}, ids
+    assert {a.id for a in server.articles()} == ids
