@@ -214,7 +214,9 @@ def _committed(out: str, killed: bool = True) -> tuple[set[str], set[str]]:
     durable, so a kill can fall between the two: the writer's next step (in "mix", removing the
     article it just added, see _writer.py) may be on disk unreported; that id counts as removed."""
     added, removed = set(), set()
-    lines = out.splitlines()
+    # Only the changes: in "compact" mode a "compacted" line may follow the last "added" one, and
+    # the step after it may still be the unreported removal of that article.
+    lines = [x for x in out.splitlines() if x.startswith(("added ", "removed "))]
     for line in lines:
         if line.startswith("added "):
             added.add(line.split()[1])
@@ -229,7 +231,7 @@ def _committed(out: str, killed: bool = True) -> tuple[set[str], set[str]]:
 
 
 def _unsure(out: str) -> set[str]:
-    lines = out.splitlines()
+    lines = [x for x in out.splitlines() if x.startswith(("added ", "removed "))]
     return {lines[-1].split()[1]} if lines and lines[-1].startswith("added ") else set()
 
 
