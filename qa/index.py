@@ -294,9 +294,7 @@ class Index:
         old view for the newest one (and a write based on it would drop the other's change)."""
         for attempt in range(20):
             given = manifest is not None and attempt == 0
-            if not given:
-                stamp = self._store.stamp()
-            elif stamp is None:  # only under the writer lock, where nobody else replaces the manifest
+            if not given or stamp is None:  # a given manifest without its stamp: under the writer lock only
                 stamp = self._store.stamp()
             m = manifest if given else self._store.read_manifest()
             if m is None:
