@@ -13,16 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from train_answer import CROSSLING, build_index  # also puts the repository on sys.path
 
-from qa import Index  # noqa: E402
-from qa.answer import answer  # noqa: E402
-from qa.evaluate import Answered, answer_metrics, parse_questions  # noqa: E402
-from qa.ingest import Article  # noqa: E402
-from qa.reader import MODEL_FILE, load_model  # noqa: E402
-
-CROSSLING = ROOT / "eval" / "crossling"
+from qa.answer import answer
+from qa.evaluate import Answered, _pct, answer_metrics, parse_questions
+from qa.reader import MODEL_FILE, load_model
 
 
 def main() -> int:
@@ -36,25 +31,20 @@ def main() -> int:
     sys.modules["qa.answer"].load_model = lambda *_: model
     arts = {a["id"]: a for a in map(json.loads, (CROSSLING / "articles.jsonl").read_text("utf-8").splitlines())}
     questions = parse_questions((CROSSLING / f"{args.part}.jsonl").read_text("utf-8"), f"{args.part}.jsonl")
-    answered = []
+    by_article: dict[str, list] = {}
     for q in questions:
-        aid = q.id.rsplit("-", 1)[0]  # eval/crossling ids are <article>-<n>
-        path = args.cache / aid
-        if (path / "manifest.json").exists():
-            idx = Index.load(path)
-        else:
-            a = arts[aid]
-            idx = Index(path)
-            idx.add([Article(a["id"], a["title"], a["text"], date=a.get("date"))])
-            idx.save()
-        a = answer(q.question, index=idx)
-        answered.append(Answered(q.id, a.text, a.found, "", 0.0, a.confidence))
+        by_article.setdefault(q.id.rsplit("-", 1)[0], []).append(q)  # eval/crossling ids are <article>-<n>
+    answered = []
+    for aid, qs in by_article.items():
+        idx = build_index(aid, [arts[aid]], args.cache)  # cached as <cache>/ix_<article>
+        for q in qs:
+            a = answer(q.question, index=idx)
+            answered.append(Answered(q.id, a.text, a.found, "", 0.0, a.confidence))
     m = answer_metrics(questions, answered)
-    pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     print(f"eval/crossling {args.part}, each article alone in its index ({len(questions)} questions, model {args.model})")
-    print(f"answers: {m.correct}/{m.answerable} answerable right ({pct(m.accuracy)}); abstention on {m.unanswerable} "
-          f"unanswerable: precision {pct(m.abstain_precision)} ({m.abstained_right}/{m.abstained}), "
-          f"recall {pct(m.abstain_recall)}")
+    print(f"answers: {m.correct}/{m.answerable} answerable right ({_pct(m.accuracy)}); abstention on {m.unanswerable} "
+          f"unanswerable: precision {_pct(m.abstain_precision)} ({m.abstained_right}/{m.abstained}), "
+          f"recall {_pct(m.abstain_recall)}")
     print("answers by confidence (right / found): " + ", ".join(f"{k} {r}/{n}" for k, (n, r) in m.by_confidence.items()))
     return 0
 

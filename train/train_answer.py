@@ -181,14 +181,15 @@ def _norm(s: str) -> str:
 
 
 def collect(idx, qs: list[dict], qvs: np.ndarray, setting: str, log) -> list[dict]:
-    """Feature rows of every question in its three variants."""
+    """Feature rows of every question in its three variants (a written unanswerable question: one,
+    near-topic), with the question's QuestionInfo in this index ("qi")."""
     out = []
     for n, (q, qv) in enumerate(zip(qs, qvs)):
         ps = idx.search(q["question"], k=3 * K, query_vector=qv)
         golds = [_norm(g) for g in q["gold"]]
         prefix = q["article"].rsplit("-", 1)[0] + "-"
-        if q.get("impossible"):  # SQuAD 2.0: written against its paragraph, which does not answer it
-            variants = {"crowd": ps[:K]}
+        if q.get("impossible"):  # written for its article, which does not answer it (eval/crossling, SQuAD 2.0)
+            variants = {"near": ps[:K]}
         else:
             variants = {"answerable": ps[:K],
                         "near": [p for p in ps if p.article_id != q["article"]][:K],
@@ -196,11 +197,11 @@ def collect(idx, qs: list[dict], qvs: np.ndarray, setting: str, log) -> list[dic
         for kind, passages in variants.items():
             if not passages:
                 continue
-            _, raw, rows = sentence_rows(idx, q["question"], qv, passages)
+            qi, raw, rows = sentence_rows(idx, q["question"], qv, passages)
             if not raw:
                 continue
             labels = np.array([kind == "answerable" and any(g in _norm(r[4]) for g in golds) for r in raw], float)
-            out.append({"q": q, "setting": setting, "kind": kind, "rows": rows, "labels": labels,
+            out.append({"q": q, "setting": setting, "kind": kind, "rows": rows, "labels": labels, "qi": qi,
                         "pscore": [passages[r[0]].score for r in raw], "pdense": [passages[r[0]].dense for r in raw], "art": [r[1] for r in raw]})
         if (n + 1) % 300 == 0:
             log(f"{setting}: {n + 1}/{len(qs)}")
@@ -380,7 +381,6 @@ def fit_models(items: list[dict], cross: float, linear: bool = False) -> tuple[S
     else:
         sent = fit_sentence_mlp(ans_items, SENTENCE_FEATURES, cross)
     X, y = answer_table(items, sent)
-    kinds = np.array([it["kind"] for it in items])
     w = balanced(items) * np.array([weight(it, cross) for it in items])
     ans = fit_logistic(X, y, ANSWER_FEATURES, w=w) if linear else fit_answer_mlp(X, y, w, ANSWER_FEATURES)
     return sent, ans
@@ -410,7 +410,6 @@ def main() -> int:
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    from qa.reader import QuestionInfo
 
     t0 = time.time()
     data = {lang: xquad(lang) for lang in ("es", "ro")}
@@ -425,21 +424,14 @@ def main() -> int:
         for q in qs:
             q["split"] = split[q["title"]]
         keep = [i for i, q in enumerate(qs) if q["split"] != "test"]
-        part = collect(idx[il], [qs[i] for i in keep], qv[ql][keep], f"{ql}>{il}", log)
-        for it in part:
-            it["qi"] = QuestionInfo.of(it["q"]["question"], idx[il].idf)
-        items += part
+        items += collect(idx[il], [qs[i] for i in keep], qv[ql][keep], f"{ql}>{il}", log)
     # English <-> Dutch news (eval/crossling, train and dev parts), in their own index.
     c_arts, c_qs = crossling()
     # The cached index is named by the articles' content, so an edited eval/crossling is re-indexed.
     digest = hashlib.sha256(json.dumps(c_arts, sort_keys=True).encode()).hexdigest()[:12]
     c_idx = build_index(f"crossling-{digest}", c_arts, args.cache)
     c_qv = np.asarray(c_idx.embedder.query([q["question"] for q in c_qs]), np.float32)
-    part = collect(c_idx, c_qs, c_qv, "en<>nl", log)
-    for it in part:
-        it["qi"] = QuestionInfo.of(it["q"]["question"], c_idx.idf)
-        it["kind"] = "near" if it["kind"] == "crowd" else it["kind"]  # written near-topic unanswerables
-    items += part
+    items += collect(c_idx, c_qs, c_qv, "en<>nl", log)
     # The same questions with their article alone in an index: a user's folder often holds one story,
     # where every sentence is on topic and a miss is near-topic by construction (as with the seed).
     if SINGLE_SHARE > 0:
@@ -447,11 +439,7 @@ def main() -> int:
         for aid in sorted(by_art):
             one = build_index(f"single-{digest}/{aid}", [by_art[aid]], args.cache)
             mine = [i for i, q in enumerate(c_qs) if q["article"] == aid]
-            part = collect(one, [c_qs[i] for i in mine], c_qv[mine], "en<>nl 1", lambda s: None)
-            for it in part:
-                it["qi"] = QuestionInfo.of(it["q"]["question"], one.idf)
-                it["kind"] = "near" if it["kind"] == "crowd" else it["kind"]
-            items += part
+            items += collect(one, [c_qs[i] for i in mine], c_qv[mine], "en<>nl 1", lambda s: None)
     log(f"{len(items)} question variants collected in {time.time() - t0:.0f} s")
     pool = [it for it in items if it["q"]["split"] in ("train", "dev")]
     fold = fold_of(pool)
