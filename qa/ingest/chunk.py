@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from .limits import MAX_EMBED_CHARS
+from ..limits import MAX_EMBED_CHARS
 
 #: Defaults chosen on XQuAD and the shipped questions (see README, "Choosing the chunk size").
 MAX_WORDS = 120

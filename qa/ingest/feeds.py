@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ingest import MAX_ARTICLE_BYTES, Article, IngestError, Skipped, derive_title, parse_html
+from .article import MAX_ARTICLE_BYTES, Article, IngestError, Skipped, derive_title, parse_html
 
 log = logging.getLogger(__name__)
 

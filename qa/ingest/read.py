@@ -1,92 +1,33 @@
-"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf, .docx, and RSS/Atom feeds (qa.feeds).
+"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf, .docx, and RSS/Atom feeds (qa.ingest.feeds).
 
 Every reader returns `Article` records; a file that cannot be read becomes a `Skipped`
 record with a one-line reason, so one bad file never stops a batch.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from . import limits
+from .. import limits
+# The record and the shared helpers; Article, IngestError, ... stay importable from here too.
+from .article import (MAX_ARTICLE_BYTES, Article, IngestError, Skipped, _clean, derive_title,  # noqa: F401
+                      normalize_date, parse_html)
 
 log = logging.getLogger(__name__)
 
-#: RSS/Atom file endings (qa.feeds.FEED_SUFFIXES; other files are sniffed for a feed root too).
+#: RSS/Atom file endings (qa.ingest.feeds.FEED_SUFFIXES; other files are sniffed for a feed root too).
 _FEED_SUFFIXES = (".xml", ".rss", ".atom")
 #: Extensions the indexer reads; anything else in a folder is reported and skipped.
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx")
-#: One article file larger than this is almost certainly not a news article.
-MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 #: Bulk feeds may be large, but not unbounded.
 MAX_FEED_BYTES = 512 * 1024 * 1024
 #: A first line at most this long, followed by a blank line or more text, is taken as a title.
 MAX_TITLE_CHARS = 120
 
 _DATE_MARKER = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*\n?", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Article:
-    """One news article as indexed: `text` is the body the chunk spans point into."""
-
-    id: str
-    title: str
-    text: str
-    date: str | None = None  # "YYYY", "YYYY-MM" or "YYYY-MM-DD"
-    url: str | None = None
-    source: str = ""  # file the article came from
-
-    @property
-    def hash(self) -> str:
-        """Content hash: changes whenever title, date or text change."""
-        h = hashlib.sha256()
-        for part in (self.title, self.date or "", self.url or "", self.text):
-            h.update(part.encode("utf-8"))
-            h.update(b"\x00")
-        return h.hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file (or feed record) that was not indexed, and why."""
-
-    source: str
-    reason: str
-
-
-class IngestError(ValueError):
-    """Raised for a single file that cannot become an article."""
-
-
-def normalize_date(value: object) -> str | None:
-    """Return "YYYY[-MM[-DD]]" for a date-like value (checked against the calendar), or None when
-    there is none; IngestError (one line) for anything else, e.g. 2018-02-30 or 20180101."""
-    try:
-        return limits.check_date(value)
-    except ValueError as e:
-        raise IngestError(str(e)) from None
-
-
-def derive_title(text: str, limit: int = 90) -> str:
-    """A title from the first sentence, cut at a word boundary."""
-    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0].strip()
-    if len(first) <= limit:
-        return first.rstrip(".")
-    cut = first[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "…"
-
-
-def _clean(text: str) -> str:
-    # Normalise line endings and trailing spaces but keep paragraphs: spans point into this.
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _split_title(body: str) -> tuple[str | None, str]:
@@ -140,26 +81,6 @@ def parse_md(raw: str, source: str, id: str) -> Article:
         raise IngestError("no text besides front matter and heading")
     return Article(id=id, title=title or derive_title(text), text=text, date=normalize_date(meta.get("date")),
                    url=meta.get("url") or meta.get("source") or None, source=source)
-
-
-def parse_html(raw: str, source: str, id: str) -> Article:
-    """A saved news page: main text, title and date by trafilatura (not by stripping tags)."""
-    import trafilatura  # heavy (lxml, dateparser): import only when an HTML file comes along
-
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False,
-                                      include_tables=False, favor_precision=True)
-    if doc is None:
-        raise IngestError("no article text found in the HTML")
-    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
-    text = _clean(get("text") or "")
-    if not text:
-        raise IngestError("no article text found in the HTML")
-    try:
-        date = normalize_date(get("date"))
-    except IngestError:
-        date = None
-    return Article(id=id, title=(get("title") or "").strip() or derive_title(text), text=text, date=date,
-                   url=get("url") or None, source=source)
 
 
 def _doc_date(value: object) -> str | None:
@@ -272,7 +193,7 @@ def _decode(data: bytes) -> str:
 def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article], list[Skipped]]:
     """Read one file into articles; feed files may yield several articles and skipped records.
 
-    RSS/Atom files (qa.feeds) are read by qa.feeds; `fetch` fetches the pages of summary-only items.
+    RSS/Atom files (qa.ingest.feeds) are read by qa.ingest.feeds; `fetch` fetches the pages of summary-only items.
     """
     source = str(path)
     ext = path.suffix.lower()
@@ -388,7 +309,7 @@ def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
                   feed_state: object = None) -> tuple[list[Article], list[Skipped]]:
     """Read files, folders (recursively) and feed URLs. Ids are paths relative to the folder given;
     feed items have their link as id. `fetch`: fetch the page of a feed item that has only a
-    summary. `feed_state`: a qa.feeds.FeedState kept between polling rounds.
+    summary. `feed_state`: a qa.ingest.feeds.FeedState kept between polling rounds.
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
     The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from .articles import MAX_UPLOAD_BYTES
+from .uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Adding articles from uploaded files: the checks every upload path shares (chat UI and JSON API).
 
-    from qa.articles import read_upload, add_articles
+    from qa.web.uploads import read_upload, add_articles
     articles, problems = read_upload(Path("/tmp/xyz.txt"), "report.txt")
     outcome = add_articles(index, articles)
 
@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .index import Index, Update
-from .ingest import SUPPORTED, Article, read_file
+from ..index.index import Index, Update
+from ..ingest.read import SUPPORTED, Article, read_file
 
 log = logging.getLogger(__name__)
 
 #: Largest accepted upload file.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-#: Extensions accepted by uploads: whatever qa.ingest reads.
+#: Extensions accepted by uploads: whatever qa.ingest.read reads.
 UPLOAD_TYPES = list(SUPPORTED)
 
 #: One writer at a time inside this process (uploads and removals from the chat and the API).

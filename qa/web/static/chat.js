@@ -1,159 +1,10 @@
-"""The web chat's page assets: CSS, the static HTML shells and the chat client script.
-
-Kept apart from qa/ui.py so the Python there stays readable; nothing here imports anything.
-The script is plain browser JavaScript, run once per page load by `demo.load(js=...)`; it talks
-to the app's own API (/chat, /article) over gradio's HTTP protocol (POST .../call/NAME, then
-read the event stream). All HTML it inserts comes from the server, which escapes every piece of
-article text, or is set with textContent.
-"""
-
-CSS = r"""
-.gradio-container {max-width: 1100px !important; width: 100% !important; margin: auto !important;}
-/* gradio scopes custom rules inside media queries to its content, so the page padding narrows
-   with the viewport here instead: 8 px on a phone, gradio's 32 px on a desktop */
-.gradio-container .main.fillable.app {padding-left: clamp(8px, calc(4vw - 8px), 32px) !important;
-  padding-right: clamp(8px, calc(4vw - 8px), 32px) !important;}
-html[data-qa-lang="nl"] .qa-l-en, html:not([data-qa-lang="nl"]) .qa-l-nl {display: none !important;}
-#qa-header h1 {margin: 0 0 2px 0; font-size: 1.6em;}
-#qa-header p {margin: 0; opacity: .75;}
-#qa-chat .html-container {padding-top: 0 !important;}
-#qa-chatpanel {display: flex; flex-direction: column; gap: 8px; min-width: 0; width: 100%;}
-.gradio-container main.contain {width: 100%;}
-#qa-toolbar {display: flex; flex-wrap: wrap; gap: 6px; align-items: center; justify-content: flex-end;}
-#qa-toolbar button, .qa-example, .qa-msgbar button, #qa-reader-close, #qa-filter-clear {
-  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
-  color: var(--body-text-color); border-radius: 8px; padding: 4px 10px; font-size: .88em; cursor: pointer;}
-#qa-toolbar button:hover, .qa-example:hover, .qa-msgbar button:hover {border-color: var(--color-accent);}
-#qa-filter {margin-right: auto; font-size: .88em; background: #fef3c7; color: #78350f; border-radius: 8px;
-  padding: 3px 8px; display: inline-flex; gap: 6px; align-items: center;}
-#qa-filter[hidden] {display: none;}
-#qa-filter-clear {padding: 0 6px; background: transparent; color: inherit; border-color: #d6a647;}
-#qa-log {height: min(56vh, 600px); overflow-y: auto; overflow-x: hidden; border: 1px solid var(--border-color-primary);
-  border-radius: 12px; padding: 12px; background: var(--background-fill-primary); overscroll-behavior: contain;}
-#qa-empty {padding: 28px 8px; text-align: center; opacity: .85;}
-#qa-empty .qa-examples {display: flex; flex-wrap: wrap; gap: 6px; justify-content: center; margin-top: 10px;}
-.qa-turn {margin: 0 0 14px 0; min-width: 0;}
-.qa-user {margin-left: auto; max-width: 85%; width: fit-content; background: var(--color-accent-soft);
-  border-radius: 12px 12px 2px 12px; padding: 6px 12px; overflow-wrap: anywhere; white-space: pre-wrap;}
-.qa-bot {margin-top: 6px; max-width: 100%; border: 1px solid var(--border-color-primary); border-radius: 12px 12px 12px 2px;
-  padding: 8px 12px; background: var(--background-fill-secondary); min-width: 0; overflow-wrap: anywhere;}
-.qa-state {font-size: .85em; opacity: .7; font-style: italic;}
-.qa-thinking::after {content: ""; display: inline-block; width: 1.2em; text-align: left;
-  animation: qa-dots 1.2s steps(4, end) infinite;}
-@keyframes qa-dots {0% {content: "";} 25% {content: ".";} 50% {content: "..";} 75% {content: "...";}}
-.qa-msgbar {display: flex; gap: 6px; margin-top: 6px;}
-.qa-msgbar button {font-size: .8em; padding: 2px 8px;}
-#qa-inputrow {display: flex; gap: 8px; align-items: flex-end; min-width: 0;}
-#qa-q {flex: 1; min-width: 0; resize: none; font: inherit; padding: 10px 12px; border-radius: 10px;
-  border: 1px solid var(--border-color-primary); background: var(--input-background-fill); color: var(--body-text-color);
-  max-height: 160px;}
-#qa-q:focus {outline: 2px solid var(--color-accent); outline-offset: 0;}
-#qa-send, #qa-stop {border-radius: 10px; padding: 10px 16px; font-weight: 600; cursor: pointer; border: none;}
-#qa-send {background: var(--button-primary-background-fill); color: var(--button-primary-text-color);}
-#qa-stop {background: #b91c1c; color: #fff;}
-#qa-stop[hidden], #qa-send[hidden] {display: none;}
-#qa-hint {font-size: .78em; opacity: .65;}
-#qa-hint kbd {font-family: inherit; border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 4px;}
-.qa-q {margin: 0;}
-.qa-answer {line-height: 1.55; min-width: 0;}
-.qa-text {font-size: 1.02em;}
-.qa-text sup {font-size: .72em; font-weight: 600; margin-left: 1px;}
-.qa-cite {color: var(--color-accent); text-decoration: none; cursor: pointer;}
-.qa-cite:hover, .qa-cite:focus {text-decoration: underline;}
-.qa-notfound {opacity: .85; font-style: italic;}
-.qa-confrow {margin-top: 6px;}
-.qa-conf {display: inline-block; font-size: .8em; border-radius: 999px; padding: 1px 9px; border: 1px solid currentColor;}
-.qa-conf-high {color: #15803d;} .qa-conf-medium {color: #a16207;} .qa-conf-low, .qa-conf-na {color: #b91c1c;}
-.qa-sources {margin-top: 10px; border-top: 1px solid var(--border-color-primary); padding-top: 6px;}
-.qa-sources > summary {cursor: pointer; font-weight: 600; font-size: .9em; opacity: .85;}
-.qa-srclist {list-style: none; margin: 0; padding: 0;}
-.qa-src {margin: 6px 0; border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: 6px 10px; background: var(--background-fill-primary); min-width: 0;}
-.qa-src > summary {cursor: pointer; font-size: .92em; overflow-wrap: anywhere;}
-.qa-n {font-weight: 700; color: var(--color-accent); margin-right: 6px;}
-.qa-title {font-weight: 600; color: inherit; text-decoration: underline dotted; overflow-wrap: anywhere;}
-.qa-meta {display: block; opacity: .7; font-size: .86em; margin-top: 2px;}
-.qa-srcurl {font-size: .85em; margin-top: 4px; overflow-wrap: anywhere;}
-.qa-passage {margin-top: 6px; font-size: .9em; max-height: 240px; overflow-y: auto; overflow-wrap: anywhere;}
-.qa-passage mark, .qa-reader-text mark {background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px;}
-.qa-error {color: #b91c1c;}
-.qa-note {font-size: .85em; opacity: .75; margin-top: 4px;}
-.qa-filter-note {color: #92400e; opacity: 1;}
-.qa-msg-ok {color: #15803d;}
-.qa-msg-bad {color: #b91c1c;}
-.qa-progress {display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 6px 0; color: var(--body-text-color);}
-.qa-progress progress {width: min(320px, 100%); height: 12px;}
-.qa-tablewrap {overflow-x: auto; max-width: 100%;}
-table.qa-articles {width: 100%; border-collapse: collapse; font-size: .92em;}
-table.qa-articles th, table.qa-articles td {text-align: left; padding: 6px 8px; border: none !important;
-    border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; overflow-wrap: anywhere;}
-table.qa-articles th {font-weight: 600; opacity: .8;}
-table.qa-articles td.num {text-align: right;}
-table.qa-articles code {font-size: .85em; opacity: .75;}
-#qa-reader {position: fixed; inset: 0; z-index: 1000; background: rgba(15, 23, 42, .45); display: flex;
-  align-items: center; justify-content: center; padding: 12px;}
-#qa-reader[hidden] {display: none;}
-#qa-reader-box {background: var(--background-fill-primary); color: var(--body-text-color); border-radius: 12px;
-  width: min(760px, 100%); max-height: calc(100vh - 24px); display: flex; flex-direction: column;
-  box-shadow: 0 10px 40px rgba(0,0,0,.3);}
-#qa-reader-head {display: flex; justify-content: flex-end; padding: 8px 10px 0 10px;}
-#qa-reader-body {overflow: hidden; padding: 0 18px 18px 18px; overflow-wrap: anywhere; display: flex;
-  flex-direction: column; min-height: 0;}
-/* title, date and link stay in view; only the text scrolls (to the cited sentence) */
-.qa-reader-article {display: flex; flex-direction: column; min-height: 0;}
-.qa-reader-text {overflow-y: auto; min-height: 0; padding-right: 4px;}
-#qa-reader-body h2 {margin: 0 0 4px 0; font-size: 1.3em;}
-.qa-reader-meta {opacity: .75; font-size: .9em; margin: 0 0 12px 0;}
-.qa-reader-text {line-height: 1.6;}
-.qa-reader-text mark.qa-flash {animation: qa-flash 1.6s ease-out 1;}
-@keyframes qa-flash {0% {background: #f59e0b; box-shadow: 0 0 0 4px #f59e0b;} 100% {background: #fde68a; box-shadow: none;}}
-#qa-langrow {display: flex; gap: 10px; align-items: center; flex-wrap: wrap;}
-#qa-lang-select {padding: 4px 8px; border-radius: 8px; border: 1px solid var(--border-color-primary);
-  background: var(--input-background-fill); color: var(--body-text-color);}
-@media (max-width: 640px) {
-  #qa-headerblock .html-container {padding-left: 4px !important; padding-right: 4px !important;}
-  #qa-chat .html-container {padding-left: 0 !important; padding-right: 0 !important;}
-  #qa-header h1 {font-size: 1.3em;}
-  #qa-header p {font-size: .88em;}
-  #qa-toolbar {flex-wrap: nowrap;}
-  #qa-toolbar button {font-size: .8em; padding: 3px 8px; white-space: nowrap;}
-  #qa-log {height: max(260px, calc(100dvh - 330px)); padding: 8px;}
-  .qa-bot {padding: 8px;}
-  .qa-user {max-width: 92%;}
-  #qa-hint {display: none;}
-}
-"""
-
-CHAT_SHELL = """<div id="qa-chatpanel">
-<div id="qa-toolbar">
-  <span id="qa-filter" hidden><span id="qa-filter-text"></span>
-    <button type="button" id="qa-filter-clear" data-i18n-title="filter_clear">✕</button></span>
-  <button type="button" id="qa-export" data-i18n="export"></button>
-  <button type="button" id="qa-new" data-i18n="new"></button>
-</div>
-<div id="qa-log" role="log" aria-live="polite" aria-relevant="additions" tabindex="-1">
-  <div id="qa-empty"><b data-i18n="empty"></b><div data-i18n="empty2"></div>
-    <div class="qa-examples">{EXAMPLES}</div></div>
-</div>
-<div id="qa-inputrow">
-  <textarea id="qa-q" rows="1" maxlength="2000" data-i18n-placeholder="placeholder" data-i18n-aria="question"></textarea>
-  <button type="button" id="qa-send" data-i18n="ask"></button>
-  <button type="button" id="qa-stop" hidden data-i18n="stop"></button>
-</div>
-<div id="qa-hint" data-i18n-html="hint"></div>
-</div>
-<div id="qa-reader" hidden role="dialog" aria-modal="true" aria-labelledby="qa-reader-title">
-  <div id="qa-reader-box"><div id="qa-reader-head">
-    <button type="button" id="qa-reader-close" data-i18n="close"></button></div>
-    <div id="qa-reader-body"></div></div>
-</div>"""
-
-SETTINGS_SHELL = """<div id="qa-langrow"><label for="qa-lang-select" data-i18n="language"></label>
-<select id="qa-lang-select"><option value="auto" data-i18n="lang_auto"></option>
-<option value="en">English</option><option value="nl">Nederlands</option></select></div>"""
-
-JS = r"""
-() => {
+// The web chat's client script: plain browser JavaScript, no build step.
+// qa.web.chat adds it to the page once gradio has rendered it (demo.load runs a small loader that
+// inserts <script src="/qa-static/chat.js">), and it runs once per page load. It talks to the app's
+// own API (/chat, /article) over gradio's HTTP protocol (POST .../call/NAME, then read the event
+// stream). All HTML it inserts comes from the server, which escapes every piece of article text,
+// or is set with textContent.
+(() => {
   if (window.__qaChat) return;
   window.__qaChat = true;
   const STORE = "qa-conversation-v1", LANGKEY = "qa-lang";
@@ -195,13 +46,13 @@ JS = r"""
   })();
 
   let conv = [];
-  try { conv = JSON.parse(localStorage.getItem(STORE) || "[]"); if (!Array.isArray(conv)) conv = []; } catch (e) { conv = []; }
+  try { conv = JSON.parse(localStorage.getItem(STORE) || "[]"); if (!Array.isArray(conv)) conv = []; } catch { conv = []; }
   for (const t of conv) if (t.state === "queued" || t.state === "thinking") { t.state = "interrupted"; }
   // Kept in localStorage; when it is full the oldest turns are left out of what is stored.
   const save = () => {
     for (let skip = 0; skip <= conv.length; skip = Math.max(1, skip * 2)) {
       try { localStorage.setItem(STORE, JSON.stringify(conv.slice(skip).map(({el, ...rest}) => rest))); return; }
-      catch (e) { if (skip >= conv.length) return; }
+      catch { if (skip >= conv.length) return; }
     }
   };
   let busy = null;  // {turn, ctrl}
@@ -292,7 +143,7 @@ JS = r"""
 
   async function copy(text, btn) {
     try { await navigator.clipboard.writeText(text); }
-    catch (e) {
+    catch {
       const ta = document.createElement("textarea"); ta.value = text; document.body.append(ta); ta.select();
       document.execCommand("copy"); ta.remove();
     }
@@ -480,5 +331,4 @@ JS = r"""
     pump();
   }
   init();
-}
-"""
+})();
