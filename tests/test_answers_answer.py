@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from qa.answer import NOT_COVERED, Answer, Citation, answer, answer_stream, language, search_text, user_turns
+from qa.answers.answer import NOT_COVERED, Answer, Citation, answer, answer_stream, language, search_text, user_turns
 
 from conftest import COUNTRIES, ROOT
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from qa.answer import NOT_COVERED, answer, answer_stream
-from qa.llm import LLM, LLMError, build_messages, endpoint, from_settings
+from qa.answers.answer import NOT_COVERED, answer, answer_stream
+from qa.answers.llm import LLM, LLMError, build_messages, endpoint, from_settings
 
 
 class _Handler(BaseHTTPRequestHandler):

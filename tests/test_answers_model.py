@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.answer import answer, confidence
-from qa.reader import (ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, QuestionInfo, language, load_model,
+from qa.answers.answer import answer, confidence
+from qa.answers.reader import (ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, QuestionInfo, language, load_model,
                        question_types, scorer_from_dict, type_penalty)
 
 from conftest import ROOT, SEEDS

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.bm25 import BM25, SEGMENT_FILES, STOPWORDS, LexicalSegment, fold, stem, tokenize
+from qa.index.bm25 import BM25, SEGMENT_FILES, STOPWORDS, LexicalSegment, fold, stem, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 EVAL_DIRS = [ROOT.parent / "shared" / "eval", ROOT.parent.parent / "shared" / "eval", Path("/work/shared/eval")]
 
 
-# ---- the original tokenizer (qa/bm25.py at 904cd21), kept verbatim as the reference
+# ---- the original tokenizer (qa/index/bm25.py at 904cd21), kept verbatim as the reference
 def old_fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in text if not unicodedata.combining(c))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.dense import DenseIndex, DenseSegment
+from qa.index.dense import DenseIndex, DenseSegment
 
 DIM = 64
 

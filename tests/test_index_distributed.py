@@ -88,7 +88,7 @@ def assert_same(a: Index, b: Index) -> None:
 @pytest.mark.slow
 def test_ray_index_is_identical_to_local(corpus, local_index, tmp_path, capsys):
     import ray  # installed by requirements.txt for the tests; users get it with the qa[ray] extra
-    from qa.distributed import ray_embedder
+    from qa.index.distributed import ray_embedder
 
     assert not ray.is_initialized()
     sentences = [s for *_, spans, _ in contents(local_index) for s in spans]
@@ -132,25 +132,25 @@ def test_ray_arguments_checked_before_any_work(tmp_path, capsys):
                                            ("ray://head:10001", "ray://head:10001"), ("10.0.0.5:6379", "10.0.0.5:6379"),
                                            ("[::1]:6379", "[::1]:6379")])
 def test_ray_addresses(address, want):
-    from qa.distributed import check_address
+    from qa.index.distributed import check_address
 
     assert check_address(address) == want
 
 
 @pytest.mark.parametrize("address", ["seeds", "articles/", "head", "head:port", "./x:1"])
 def test_not_ray_addresses(address):
-    from qa.distributed import check_address
+    from qa.index.distributed import check_address
 
     with pytest.raises(ValueError, match="is not a Ray address"):
         check_address(address)
 
 
 def test_worker_error_reduced_to_its_cause():
-    from qa.distributed import _first_line
+    from qa.index.distributed import _first_line
 
     wrapped = RuntimeError("The actor died because of an error raised in its creation task, \x1b[36mray::MapWorker"
-                           "\x1b[39m (pid=1)\n  File \"qa/embed.py\", line 117, in __init__\n    raise EmbedderError(...)\n"
-                           "qa.embed.EmbedderError: cannot load model 'x': not found; give a local model folder\n")
-    assert _first_line(wrapped) == "qa.embed.EmbedderError: cannot load model 'x': not found; give a local model folder"
+                           "\x1b[39m (pid=1)\n  File \"qa/index/embed.py\", line 117, in __init__\n    raise EmbedderError(...)\n"
+                           "qa.index.embed.EmbedderError: cannot load model 'x': not found; give a local model folder\n")
+    assert _first_line(wrapped) == "qa.index.embed.EmbedderError: cannot load model 'x': not found; give a local model folder"
     assert _first_line(ConnectionError("Could not find any running Ray instance.\nmore")) == \
         "Could not find any running Ray instance."

@@ -72,7 +72,7 @@ def test_sentence_transformers_backend_dutch_question(tmp_path):
 
 
 def test_e5_prefixes_for_sentence_transformers_models():
-    from qa.embed import prefixes
+    from qa.index.embed import prefixes
 
     assert prefixes("intfloat/multilingual-e5-small", {}) == ("query: ", "passage: ")
     assert prefixes("/models/e5-base-v2", None) == ("query: ", "passage: ")

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, FakeEmbedder
 from qa import Article, Index, QAIndexError
-from qa.store import check_writable
+from qa.index.store import check_writable
 
 WRITER = str(Path(__file__).with_name("_writer.py"))
 
@@ -67,10 +67,10 @@ def test_segments_removes_and_compaction_match_a_fresh_build(tmp_path):
 
 
 def test_auto_compaction_bounds_segments(tmp_path, monkeypatch):
-    import qa.index
+    import qa.index.index
 
-    monkeypatch.setattr(qa.index, "MAX_SEGMENTS", 4)
-    monkeypatch.setattr(qa.index, "MERGE_WINDOW", 3)
+    monkeypatch.setattr(qa.index.index, "MAX_SEGMENTS", 4)
+    monkeypatch.setattr(qa.index.index, "MERGE_WINDOW", 3)
     idx = Index(tmp_path / "ix", embedder=FakeEmbedder())
     for i in range(10):
         idx.add([art(i)])
@@ -304,7 +304,7 @@ def test_compaction_killed_loses_nothing(tmp_path):
     for i in range(6):
         idx.add([art(i)])
     script = ("import sys, os, signal; sys.path[:0] = ['tests', '.']\n"
-              "from conftest import FakeEmbedder\nfrom qa import Index\nimport qa.store as s\n"
+              "from conftest import FakeEmbedder\nfrom qa import Index\nimport qa.index.store as s\n"
               "orig = s.Store.publish\n"
               "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
               f"s.Store.{{}} = die\nIndex.load({str(path)!r}, embedder=FakeEmbedder()).compact()\n")

@@ -43,7 +43,7 @@ def test_cli_writers_and_a_chat_upload_at_once_lose_nothing(seed_index_dir, tmp_
     import gradio as gr
 
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     ix = tmp_path / "ix"
     shutil.copytree(seed_index_dir, ix)

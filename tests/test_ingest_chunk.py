@@ -1,4 +1,4 @@
-from qa.chunk import chunk_text, pack, split_sentences
+from qa.ingest.chunk import chunk_text, pack, split_sentences
 
 
 def sentences(text):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import feeds
+from qa.ingest import feeds
 from qa.cli import main
-from qa.ingest import load_articles, read_file
+from qa.ingest.read import load_articles, read_file
 
 PAGE = """<!doctype html><html><head><title>Dijk bij Kampen versterkt | Nieuws</title></head><body>
 <nav><a href="/">Home</a></nav><article><h1>Dijk bij Kampen versterkt</h1>
@@ -119,7 +119,7 @@ def test_atom_file_is_sniffed_without_a_feed_suffix(tmp_path):
     brug = by_id["https://news.test/brug"]
     assert brug.title == "Brug in Nijmegen open" and brug.date == "2021-05-01" and "fietsbrug over de Waal" in brug.text
     assert by_id["urn:2"].text == "Een bericht zonder link maar met een samenvatting." and by_id["urn:2"].url is None
-    assert feeds.FEED_SUFFIXES == __import__("qa.ingest").ingest._FEED_SUFFIXES
+    assert feeds.FEED_SUFFIXES == __import__("qa.ingest.read").ingest.read._FEED_SUFFIXES
 
 
 def test_xml_that_is_not_a_feed_is_one_line(tmp_path):

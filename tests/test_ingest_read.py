@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from qa.ingest import Article, load_articles, normalize_date, read_file
+from qa.ingest.read import Article, load_articles, normalize_date, read_file
 
 
 def write(path, content, mode="w"):
@@ -101,9 +101,9 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
 
 
 def test_oversized_file_is_skipped(tmp_path, monkeypatch):
-    import qa.ingest
+    import qa.ingest.read
 
-    monkeypatch.setattr(qa.ingest, "MAX_ARTICLE_BYTES", 100)
+    monkeypatch.setattr(qa.ingest.read, "MAX_ARTICLE_BYTES", 100)
     f = write(tmp_path / "big.txt", "Woord. " * 50)
     arts, skipped = read_file(f, "big.txt")
     assert arts == [] and "over the" in skipped[0].reason and "limit" in skipped[0].reason

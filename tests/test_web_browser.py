@@ -37,9 +37,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def url(seed_index_dir, tmp_path_factory):
     pytest.importorskip("gradio")
-    from qa.ingest import Article
-    from qa.server import serve
-    from qa.ui import build_app
+    from qa.ingest.article import Article
+    from qa.web.server import serve
+    from qa.web.chat import build_app
 
     path = tmp_path_factory.mktemp("browser") / "index"
     shutil.copytree(seed_index_dir, path)
@@ -334,9 +334,9 @@ def test_markup_in_a_question_is_shown_and_never_runs(page):
 def slow_url(seed_index_dir, tmp_path_factory):
     """The app with a (fake) LLM that writes one word every 0.3 s: an answer to stop."""
     from qa import Index
-    from qa.llm import LLM
-    from qa.server import serve
-    from qa.ui import build_app
+    from qa.answers.llm import LLM
+    from qa.web.server import serve
+    from qa.web.chat import build_app
 
     class SlowLLM(LLM):
         words = 0  # written so far, over all answers
@@ -389,7 +389,7 @@ def test_stop_button_and_escape_stop_a_slow_answer(browser, slow_url):
 
 def test_chat_and_reader_work_behind_the_login(browser, seed_index_dir):
     """With a login the page's own calls (/chat, /article) carry the session cookie."""
-    from qa.server import Security, serve
+    from qa.web.server import Security, serve
 
     running = serve(seed_index_dir, port=0, security=Security(auth=("alice", "s3cret")))
     ctx = browser.new_context(viewport=DESKTOP, locale="en-US")

@@ -1,4 +1,4 @@
-"""The web chat (qa/ui.py): rendering and safety without a server, then the real server via gradio_client."""
+"""The web chat (qa/web/chat.py): rendering and safety without a server, then the real server via gradio_client."""
 from __future__ import annotations
 
 import html
@@ -43,8 +43,8 @@ def _answer_text(h: str) -> str:
 
 # ------------------------------------------------------------------ no server
 def test_render_escapes_article_text_and_highlights():
-    from qa.search import Passage
-    from qa.ui import render_answer
+    from qa.index.fusion import Passage
+    from qa.web.chat import render_answer
 
     text = f"Intro. {XSS} The key sentence is here. Outro."
     s = text.index("The key")
@@ -67,7 +67,7 @@ def test_render_escapes_article_text_and_highlights():
 
 def test_upload_refuses_paths_outside_the_upload_folder(seed_index_dir, tmp_path):
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     idx = Index.load(seed_index_dir)
     before = idx.articles()
@@ -79,8 +79,8 @@ def test_upload_refuses_paths_outside_the_upload_folder(seed_index_dir, tmp_path
 # ------------------------------------------------------------------ a real server
 @pytest.fixture(scope="module")
 def server(seed_index_dir, tmp_path_factory):
-    from qa.server import serve
-    from qa.ui import build_app
+    from qa.web.server import serve
+    from qa.web.chat import build_app
 
     path = tmp_path_factory.mktemp("ui") / "index"
     shutil.copytree(seed_index_dir, path)
@@ -120,7 +120,7 @@ def test_page_is_served(server):
 def test_login_required_with_auth(seed_index_dir):
     import httpx
 
-    from qa.server import Security, serve
+    from qa.web.server import Security, serve
 
     running = serve(seed_index_dir, port=0, security=Security(auth=("alice", "s3cret")))
     url = running.url
@@ -216,9 +216,9 @@ def test_chat_turns_pass_the_previous_questions(seed_index_dir, monkeypatch):
     """Follow-ups: each turn hands the session's earlier questions to answer_stream(history=...)."""
     import importlib
 
-    answer_module = importlib.import_module("qa.answer")  # `qa.answer` is the function
+    answer_module = importlib.import_module("qa.answers.answer")
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     seen = []
     real = answer_module.answer_stream
@@ -241,8 +241,8 @@ def test_chat_turns_pass_the_previous_questions(seed_index_dir, monkeypatch):
 def test_llm_answers_stream_into_the_chat(seed_index_dir):
     """With an LLM the answer grows piece by piece; every piece is escaped; the last has its sources."""
     from qa import Index
-    from qa.llm import LLM
-    from qa.ui import ChatBackend
+    from qa.answers.llm import LLM
+    from qa.web.chat import ChatBackend
 
     class FakeLLM(LLM):
         def stream(self, messages):
@@ -261,7 +261,7 @@ def test_llm_answers_stream_into_the_chat(seed_index_dir):
 
 def test_settings_date_range_and_bad_dates(seed_index_dir):
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     be = ChatBackend(Index.load(seed_index_dir))
     assert "impossible month" in be.ask("Which countries were involved?", date_from="2018-13")
@@ -273,7 +273,7 @@ def test_settings_date_range_and_bad_dates(seed_index_dir):
 
 
 def test_dates_are_checked_in_the_ui_language():
-    from qa.ui import check_dates
+    from qa.web.chat import check_dates
 
     assert check_dates("2018", "2018-12") == ("2018", "2018-12")
     assert check_dates("", " ") == (None, None)
@@ -293,8 +293,8 @@ def test_plain_text_markdown_confidence_and_links(seed_index_dir):
     from dataclasses import replace
 
     from qa import Index
-    from qa.answer import answer
-    from qa.ui import answer_markdown, answer_plain, render_answer, render_reader, safe_url
+    from qa.answers.answer import answer
+    from qa.web.chat import answer_markdown, answer_plain, render_answer, render_reader, safe_url
 
     idx = Index.load(seed_index_dir)
     ans = answer("Which countries were involved?", index=idx)
@@ -323,7 +323,7 @@ def test_plain_text_markdown_confidence_and_links(seed_index_dir):
 
 def test_not_covered_shows_no_certainty(seed_index_dir):
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     be = ChatBackend(Index.load(seed_index_dir))
     out = be.ask("What is the recipe for Dutch apple pie?")
@@ -338,7 +338,7 @@ def test_upload_progress_remove_and_undo(seed_index_dir, tmp_path, monkeypatch):
     import gradio as gr
 
     from qa import Index
-    from qa.ui import ChatBackend, render_articles
+    from qa.web.chat import ChatBackend, render_articles
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
     shutil.copytree(seed_index_dir, tmp_path / "index")  # a copy: the shared seed index stays as it is
@@ -367,7 +367,7 @@ def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monke
     import gradio as gr
 
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
     shutil.copytree(seed_index_dir, tmp_path / "index")
@@ -395,7 +395,7 @@ def test_index_stays_answerable_during_an_upload(seed_index_dir, tmp_path, monke
 
 def test_chat_api_parts_have_the_same_keys(seed_index_dir):
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     be = ChatBackend(Index.load(seed_index_dir))
     ok = list(be.answers("Which countries were involved?"))

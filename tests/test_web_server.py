@@ -1,4 +1,4 @@
-"""The HTTP server (qa/server.py): JSON API, OpenAI-compatible endpoint and the guards, against a
+"""The HTTP server (qa/web/server.py): JSON API, OpenAI-compatible endpoint and the guards, against a
 real server (uvicorn in a thread) over the seed index with the real embedder."""
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ USER, PASSWORD, TOKEN = "alice", "s3cret-pw", "tok-0123456789"
 @pytest.fixture(scope="module")
 def srv(seed_index_dir, tmp_path_factory):
     """An open server (no login) on a copy of the seed index."""
-    from qa.server import serve
+    from qa.web.server import serve
 
     path = tmp_path_factory.mktemp("server") / "index"
     shutil.copytree(seed_index_dir, path)
@@ -43,7 +43,7 @@ def srv(seed_index_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def locked(seed_index_dir, tmp_path_factory):
     """A server with a login and an API token."""
-    from qa.server import Security, serve
+    from qa.web.server import Security, serve
 
     path = tmp_path_factory.mktemp("locked") / "index"
     shutil.copytree(seed_index_dir, path)
@@ -209,7 +209,7 @@ def test_host_header_checked_on_api_and_gradio_routes(srv):
 
 
 def test_allowed_host_option(seed_index_dir):
-    from qa.server import Security, allowed_hosts_for, serve
+    from qa.web.server import Security, allowed_hosts_for, serve
 
     hosts = allowed_hosts_for("0.0.0.0", ["qa.example.org"])
     assert "0.0.0.0" not in hosts and "qa.example.org" in hosts and "localhost" in hosts
@@ -243,7 +243,7 @@ def test_api_requires_the_login_or_the_token(locked):
 
 
 def test_login_throttle_backs_off(locked):
-    from qa.guards import FREE_FAILURES
+    from qa.web.guards import FREE_FAILURES
 
     running, c = locked
     throttle = running.app.state.throttle
@@ -264,7 +264,7 @@ def test_login_throttle_backs_off(locked):
 
 
 def test_throttle_doubles_the_wait():
-    from qa.guards import LoginThrottle
+    from qa.web.guards import LoginThrottle
 
     t = LoginThrottle(free=2, max_backoff=8)
     waits = []
@@ -280,7 +280,7 @@ def test_throttle_doubles_the_wait():
 def test_answer_slots_turn_away_beyond_the_queue():
     import asyncio
 
-    from qa.server import ApiError, _Slots, _WriteSlots
+    from qa.web.server import ApiError, _Slots, _WriteSlots
 
     async def run() -> list:
         s = _Slots(size=1, queue=1)
@@ -307,7 +307,7 @@ def test_answer_slots_turn_away_beyond_the_queue():
 def test_credentials_from_file_env_and_argv(tmp_path, capsys):
     import argparse
 
-    from qa.server import resolve_auth
+    from qa.web.server import resolve_auth
 
     f = tmp_path / "login"
     f.write_text("bob:pa:ss\n", encoding="utf-8")
@@ -399,7 +399,7 @@ def test_accepted_connections_have_nodelay():
     """Pre-bound listening sockets must pass TCP_NODELAY on: else every response waits ~40 ms."""
     import socket
 
-    from qa.server import bind
+    from qa.web.server import bind
 
     listener = bind("127.0.0.1", 0)
     try:
@@ -412,7 +412,7 @@ def test_accepted_connections_have_nodelay():
 
 
 def test_busy_port_is_one_line():
-    from qa.server import bind
+    from qa.web.server import bind
 
     taken = bind("127.0.0.1", 0)
     try:
@@ -426,7 +426,7 @@ def test_busy_port_is_one_line():
                                           ("[::1]:7860", "::1"), ("::1", "::1"), ("127.0.0.1", "127.0.0.1"),
                                           ("attacker.example:7860", "attacker.example"), ("", "")])
 def test_host_name_of_a_header(header, name):
-    from qa.guards import host_name
+    from qa.web.guards import host_name
 
     assert host_name(header) == name
 
@@ -434,7 +434,7 @@ def test_host_name_of_a_header(header, name):
 def test_streamed_answer_gives_its_slot_back_when_the_client_leaves_before_the_first_chunk():
     import asyncio
 
-    from qa.server import _once, _SlotStream
+    from qa.web.server import _once, _SlotStream
 
     released = []
     release = _once(lambda: released.append(1))
