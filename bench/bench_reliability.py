@@ -37,7 +37,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False
 
 def reported(out: str) -> tuple[set[str], set[str], set[str]]:
     """(added, removed, unsure) as reported by a writer; the step after the last report may
-    have been committed unreported (see tests/test_store.py)."""
+    have been committed unreported (see tests/test_index_store.py)."""
     added, removed = set(), set()
     lines = [x for x in out.splitlines() if x.startswith(("added ", "removed "))]
     for x in lines:

@@ -1,4 +1,5 @@
-"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf, .docx, and RSS/Atom feeds (qa.ingest.feeds).
+"""Read articles from files and folders: .txt, .md, .html, .json, .jsonl, .pdf, .docx, and RSS/Atom feeds
+(qa.ingest.feeds).
 
 Every reader returns `Article` records; a file that cannot be read becomes a `Skipped`
 record with a one-line reason, so one bad file never stops a batch.

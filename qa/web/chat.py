@@ -33,9 +33,9 @@ from ..index.index import Index  # noqa: E402
 from ..ingest.article import Article  # noqa: E402
 from ..ingest.chunk import chunk_text  # noqa: E402
 # The HTML rendering, re-exported here: callers and tests use qa.web.chat.render_answer etc.
-from .render import (EXAMPLES, LANGS, MONTHS, TEXT, _article_choices, _lang, _progress_html, _range_text,  # noqa: E402,F401
-                     answer_markdown, answer_plain, both, check_dates, esc, render_answer, render_articles,
-                     render_error, render_reader, safe_url, t)
+from .render import (EXAMPLES, LANGS, MONTHS, TEXT, _article_choices, _lang,  # noqa: E402,F401
+                     _progress_html, _range_text, answer_markdown, answer_plain, both, check_dates, esc,
+                     render_answer, render_articles, render_error, render_reader, safe_url, t)
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, WRITE_LOCK, read_upload  # noqa: E402
 
 log = logging.getLogger(__name__)
