@@ -1,34 +1,40 @@
-"""Which of nl/en/de/es/fr/ro a text is in, by function words: cheap, no model, good enough to tell
-a question's language from an article's (retrieval fuses lexical ranks per language; the answer step
-has a language-pair feature)."""
+"""Which of nl/en/de/es/fr/ro a text is in: py3langid's naive Bayes model limited to those languages.
+
+Retrieval fuses lexical ranks per language and the answer step has a language-pair feature and
+answers "not covered" in the question's language, so a short question must be judged right.
+py3langid (a maintained port of langid.py, 4.6 MB) restricted to the six languages qa supports
+judged 99.9% of 3,435 XQuAD es/ro, SQuAD and seed-set questions right; the function-word counts
+it replaced judged 96.0% of the Romanian and 88% of the Dutch ones right and called "En in
+Nederland?" English. Fragments of three short words shared by several languages ("And in Belgium?")
+stay ambiguous (py3langid says German). (lingua-language-detector scored 98.7% at 35x the time and a 96 MB wheel.)
+"""
 from __future__ import annotations
 
-import re
+import threading
 from functools import lru_cache
 
-_FUNCTION_WORDS = {
-    "en": "the of and to in is was were are that which who what for with by on from as at this his their it have "
-          "how when where why did",
-    "nl": "de het een van en is was waren zijn dat die wie wat welke voor met door op uit bij niet ook naar werd hoe "
-          "hoeveel wanneer waar waarom",
-    "de": "der die das und ist war sind wurde nicht ein eine dem den des mit von für auf wer wann welche auch im "
-          "er sie es",
-    "es": "el la los las de del y que en es fue son por para con una un se qué cuál quién cuándo como más al",
-    "fr": "le la les des du et est était sont que qui dans pour avec une un sur par pas au aux ce quel quelle il elle "
-          "quand où comment été",
-    "ro": "și în este a fost sunt care din cu pe la pentru un o al ale cel cea ce cine când mai fi",
-}
-_FW = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION_WORDS.items()}
-_HINTS = {"ro": re.compile(r"[șşțţă]"), "es": re.compile(r"[ñ¿¡]"), "de": re.compile(r"[äöüß]"), "fr": re.compile(r"[çèêœ]")}
-LANGUAGES = tuple(_FW)
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+LANGUAGES = ("en", "nl", "de", "es", "fr", "ro")
+
+_lock = threading.Lock()
+_identifier: LanguageIdentifier | None = None
+
+
+def _get() -> LanguageIdentifier:
+    """The identifier, loaded once (about 0.1 s) on first use and limited to LANGUAGES."""
+    global _identifier
+    with _lock:
+        if _identifier is None:
+            ident = LanguageIdentifier.from_model_file(MODEL_FILE)
+            ident.set_languages(list(LANGUAGES))
+            _identifier = ident
+        return _identifier
 
 
 @lru_cache(maxsize=16384)
 def language(text: str) -> str:
-    """ISO code of the most likely of nl/en/de/es/fr/ro, by function words (English when unsure)."""
-    words = re.findall(r"\w+", text.lower())
-    score = {lang: sum(w in fw for w in words) for lang, fw in _FW.items()}
-    for lang, rx in _HINTS.items():
-        score[lang] += 1.5 * min(3, len(rx.findall(text.lower())))
-    best = max(score, key=lambda lang: (score[lang], lang == "en"))
-    return best if score[best] > 0 else "en"
+    """ISO code of the most likely of nl/en/de/es/fr/ro (English for text without letters)."""
+    if not any(ch.isalpha() for ch in text):
+        return "en"
+    return str(_get().classify(text)[0])
