@@ -209,7 +209,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.every:
         return _poll(args, paths)
     if args.rebuild:
-        idx = Index(args.index, args.model)
+        idx = Index.create(args.index, args.model, overwrite=True)
     else:
         idx = Index.open(args.index, args.model)
     articles, skipped = load_articles(paths, fetch=args.fetch)

@@ -194,7 +194,9 @@ def test_damaged_manifest_is_one_line(tmp_path, manifest, field):
         with pytest.raises(QAIndexError, match="not a qa index"):
             Index(tmp_path / "ix", embedder=FakeEmbedder()).add([art(2)])
     elif manifest != "NEST":
-        r = Index(tmp_path / "ix", embedder=FakeEmbedder())  # --rebuild replaces a damaged qa index
+        with pytest.raises(QAIndexError):  # opening it (what `Index(path)` does) refuses, and replaces nothing
+            Index(tmp_path / "ix", embedder=FakeEmbedder()).add([art(2)])
+        r = Index.create(tmp_path / "ix", overwrite=True, embedder=FakeEmbedder())  # --rebuild replaces it
         r.add([art(2)])
         assert [a.id for a in Index.load(tmp_path / "ix", embedder=FakeEmbedder()).articles()] == ["a2"]
 

@@ -82,13 +82,48 @@ class Index:
     """Articles, their chunks, vectors and the dense and lexical search structures, kept on disk."""
 
     def __init__(self, path: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None,
-                 max_words: int = MAX_WORDS, overlap: int = OVERLAP_SENTENCES) -> None:
-        """A new, empty index for `path`: its first write replaces whatever qa index is there
-        (a folder that is not a qa index is refused). Use `Index.load`/`Index.open` for a saved one."""
-        self._path = Path(path)
-        self.embedder: Embedder = embedder or get_embedder(model)
-        self.max_words, self.overlap = max_words, overlap
-        self._store = Store(self.path)
+                 max_words: int | None = None, overlap: int | None = None) -> None:
+        """The index at `path`: a saved one is opened as it is (its model and chunking checked
+        against `model`/`embedder`, `max_words`, `overlap` when given); an absent or empty folder
+        starts a new one, written at the first `add`. A folder that is not a qa index is refused
+        and left as it is. Nothing on disk is ever replaced: that is `Index.create(path, overwrite=True)`."""
+        self._init(Path(path), model, embedder, max_words, overlap, replace=False)
+
+    def _init(self, path: Path, model: str | None, embedder: Embedder | None, max_words: int | None,
+              overlap: int | None, *, replace: bool) -> None:
+        self._path = path
+        self._store = Store(path)
+        kind = check_writable(path)  # a file or a foreign folder: one line, nothing touched
+        saved: Manifest | None = None
+        #: For `create(overwrite=True)`: the segments of the generation being replaced (its first
+        #: commit drops these and keeps whatever other writers committed since); None: no replacing.
+        self._replace: frozenset[str] | None = None
+        if replace:
+            try:
+                start = self._store.read_manifest() if kind == "index" else None
+            except QAIndexError:
+                start = None  # damaged or format 1: replaced whole
+            self._replace = frozenset(e.name for e in start.segments) if start else frozenset()
+        elif kind == "index":
+            saved = self._store.read_manifest()  # damaged or format 1: one line naming --rebuild
+        if saved is not None:
+            built_with = saved.embedder["name"]
+            wanted = embedder.name if embedder is not None else model
+            if wanted and wanted != built_with:
+                raise QAIndexError(f"index {path} was built with model {built_with!r}, not {wanted!r}; "
+                                   f"use --model {built_with} or {REBUILD_HINT} --model {wanted}")
+            for name, given in (("max_words", max_words), ("overlap", overlap)):
+                if given is not None and given != saved.chunking[name]:
+                    raise QAIndexError(f"index {path} was built with {name}={saved.chunking[name]}, not {given}; "
+                                       f"open it without {name}, or replace it: Index.create({str(path)!r}, "
+                                       f"overwrite=True, {name}={given})")
+            self.embedder: Embedder = embedder or get_embedder(built_with)
+            _check_embedder(path, saved, self.embedder)
+            max_words, overlap = saved.chunking["max_words"], saved.chunking["overlap"]
+        else:
+            self.embedder = embedder or get_embedder(model)
+        self.max_words = MAX_WORDS if max_words is None else max_words
+        self.overlap = OVERLAP_SENTENCES if overlap is None else overlap
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None  # None: new, nothing written yet
         self._stamp: tuple[int, int, int] | None = None
@@ -96,39 +131,44 @@ class Index:
         self._pieces: dict = {}  # (segment name, tombstones) -> _Piece, reused across generations
         self._view = _View([], self.embedder.dim, self._pieces)
         self._old_view = self._view
+        if saved is not None:
+            with self._lock:
+                self._reload()
 
     # ------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None) -> "Index":
-        """Open a saved index; `model` (if given) must be the one it was built with."""
+    def create(cls, path: str | Path = "index", model: str | None = None, *, overwrite: bool = False,
+               embedder: Embedder | None = None, max_words: int | None = None,
+               overlap: int | None = None) -> "Index":
+        """A new, empty index at `path`. A qa index already there is refused unless `overwrite`: then
+        the first write (`add`, or `save` with nothing added) replaces the generation that was there
+        now (articles other writers commit in between are kept). A folder that is not a qa index is
+        always refused and left as it is."""
         path = Path(path)
-        store = Store(path)
-        if not path.exists():
-            raise QAIndexError(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
-        m = store.read_manifest()
-        if m is None:
-            raise QAIndexError(f"{path} is not an index (no manifest.json); "
-                               f"build one with: python -m qa index ARTICLES --index {path}")
-        built_with = m.embedder["name"]
-        wanted = embedder.name if embedder is not None else model
-        if wanted and wanted != built_with:
-            raise QAIndexError(f"index {path} was built with model {built_with!r}, not {wanted!r}; "
-                               f"use --model {built_with} or {REBUILD_HINT} --model {wanted}")
-        emb = embedder or get_embedder(built_with)
-        _check_embedder(path, m, emb)
-        idx = cls(path, embedder=emb, max_words=m.chunking["max_words"], overlap=m.chunking["overlap"])
-        with idx._lock:
-            idx._reload()
+        if not overwrite and classify(path) == "index":
+            raise QAIndexError(f"{path} already holds a qa index; open it with Index({str(path)!r}) to add to it, "
+                               f"or replace it with Index.create({str(path)!r}, overwrite=True) "
+                               f"(python -m qa index ARTICLES --rebuild --index {path})")
+        idx = cls.__new__(cls)
+        idx._init(path, model, embedder, max_words, overlap, replace=True)
         return idx
 
     @classmethod
-    def open(cls, path: str | Path = "index", model: str | None = None, **kw) -> "Index":
-        """Load the index at `path` if there is one, else start an empty one there (a folder
-        that is neither absent, empty nor a qa index is refused, and left as it is)."""
+    def load(cls, path: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None) -> "Index":
+        """Open a saved index; `model` (if given) must be the one it was built with. An absent
+        folder, or one without a manifest, is an error (`Index(path)` would start a new one)."""
         path = Path(path)
-        kind = check_writable(path)
-        if kind == "index":
-            return cls.load(path, model, **kw)
+        if not path.exists():
+            raise QAIndexError(f"no index at {path}; build one with: python -m qa index ARTICLES --index {path}")
+        if Store(path).read_manifest() is None:
+            raise QAIndexError(f"{path} is not an index (no manifest.json); "
+                               f"build one with: python -m qa index ARTICLES --index {path}")
+        return cls(path, model, embedder=embedder)
+
+    @classmethod
+    def open(cls, path: str | Path = "index", model: str | None = None, **kw) -> "Index":
+        """The same as `Index(path, model, ...)`: the saved index, or a new one for an absent or empty
+        folder (a folder that is neither is refused, and left as it is)."""
         return cls(path, model, **kw)
 
     def _reload(self, manifest: Manifest | None = None, stamp: tuple[int, int, int] | None = None) -> None:
@@ -171,8 +211,15 @@ class Index:
         raise QAIndexError(f"index {self.path} keeps changing while being loaded; try again")
 
     def _refresh(self) -> None:
-        """Pick up a newer generation written by another process or another Index object."""
+        """Pick up a newer generation written by another process or another Index object (for a
+        new Index, the first one another writer commits)."""
         if self._manifest is None:
+            stamp = self._store.stamp()
+            if stamp is not None and self._replace is None:
+                m = self._store.read_manifest()
+                if m is not None:
+                    _check_embedder(self.path, m, self.embedder)
+                    self._reload(m, stamp)
             return
         stamp = self._store.stamp()
         if stamp != self._stamp and stamp is not None:
@@ -208,14 +255,34 @@ class Index:
 
     def _begin_write(self) -> tuple[Manifest, bool]:
         """Under the writer lock: the manifest to change, after switching to the newest generation.
-        For a new Index, an empty manifest that replaces what is on disk."""
-        if self._manifest is None:
+
+        For a new Index (nothing written or read yet) a generation another writer committed since
+        is taken as the base, like any newer generation: two first writers into an absent folder
+        both keep their articles. Only `create(overwrite=True)` starts from an empty manifest, and
+        it drops only the segments of the generation it was asked to replace."""
+        if self._manifest is None and self._replace is None:
+            disk = self._store.read_manifest()  # damaged: one line, nothing replaced
+            if disk is None:
+                return self._new_manifest(0, []), False
+            _check_embedder(self.path, disk, self.embedder)
+            self._reload(disk)
+            self._store.collect_garbage(self._manifest)
+            return self._manifest, False
+        if self._replace is not None:
             try:
                 disk = self._store.read_manifest()
             except QAIndexError:
                 disk = None  # a damaged or format-1 qa index that --rebuild replaces
             drop_format1 = classify(self.path) == "index" and disk is None
-            return self._new_manifest(disk.generation if disk else 0, []), drop_format1
+            keep = [e for e in disk.segments if e.name not in self._replace] if disk else []
+            if keep and (disk.embedder["name"] != self.embedder.name or not same_model(self.embedder, disk.embedder)
+                         or disk.chunking != {"max_words": self.max_words, "overlap": self.overlap}):
+                raise QAIndexError(f"index {self.path} was changed by another writer (model "
+                                   f"{disk.embedder['name']!r}) while it was being replaced; nothing was replaced, "
+                                   f"run the rebuild again")
+            # The view the add decides against: what other writers committed since, nothing older.
+            self._reload(self._new_manifest(disk.generation if disk else 0, keep))
+            return self._manifest, drop_format1
         # Decide by the manifest itself, not only by the stamp: this is where a stale view would
         # turn into a lost write. (Under the lock the manifest cannot change while we read it.)
         disk = self._store.read_manifest()
@@ -226,6 +293,7 @@ class Index:
 
     def _commit(self, m: Manifest, drop_format1: bool = False) -> None:
         self._store.commit(m, drop_format1=drop_format1)
+        self._replace = None  # replaced: from now on this is an ordinary writer
         self._reload(m)
         self._store.collect_garbage(m)
 
@@ -282,7 +350,7 @@ class Index:
                 data = self._segment_data(write, units_of, chunks_of, vec_of)
                 entry, _ = self._store.new_segment(m.generation + 1, data)
                 entries.append(entry)
-            if write or self._manifest is None:
+            if write or self._replace is not None:
                 self._commit(replace(m, generation=m.generation + 1, segments=tuple(entries)), drop1)
             upd.embedded_chunks = sum(len(chunks_of[a.id]) for a in write)
             upd.embedded_sentences = sum(len(units_of[a.id]) for a in write)
@@ -345,13 +413,15 @@ class Index:
 
     def save(self) -> None:
         """Make sure the index is on disk. `add` and `remove` already commit; for a new index
-        with nothing added this writes an empty one (replacing a qa index that was there)."""
-        if self._manifest is not None:
+        with nothing added this writes an empty one (unless another writer made one meanwhile),
+        and for `create(overwrite=True)` it replaces the index that was there."""
+        if self._manifest is not None and self._replace is None:
             return
         with self._store.locked(), self._lock:
-            if self._manifest is None:
+            if self._manifest is None or self._replace is not None:
                 m, drop1 = self._begin_write()
-                self._commit(replace(m, generation=m.generation + 1), drop1)
+                if self._manifest is None or self._replace is not None:  # not another writer's index
+                    self._commit(replace(m, generation=m.generation + 1), drop1)
 
     def compact(self, *, auto: bool = False) -> int:
         """Merge segments into one, dropping tombstoned rows; returns how many were merged.

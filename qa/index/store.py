@@ -19,8 +19,9 @@ Every change is: take the lock, read the manifest, (write a segment), write the 
 to a temporary name, fsync, `os.replace`, fsync the folder. A reader therefore sees the old
 generation or the new one, never a mix. Removals are tombstones (`removed` rows of a segment).
 Anything named `tmp-<pid>-...` whose process is gone, and any `seg-*` the manifest does not
-list, is garbage of an interrupted writer and is deleted by the next writer (under the lock).
-qa deletes nothing else, and refuses to write into a folder that is not a qa index.
+list, is garbage of an interrupted writer and is deleted by the next writer (under the lock),
+if it holds nothing but segment files (`is_leftover`). qa deletes nothing else, and refuses to
+write into a folder that is not a qa index.
 """
 from __future__ import annotations
 
@@ -236,6 +237,30 @@ def _load_json(path: Path, f: Path) -> Any:
 
 
 # -------------------------------------------------------------------------- the folder check
+def is_leftover(p: Path) -> bool:
+    """Whether `p` is what an interrupted qa writer leaves: a `tmp-<pid>-<hex>.json` file, or a
+    `tmp-<pid>-<hex>` / `seg-<gen>-<hex>` folder holding only segment files (possibly not all).
+
+    A folder of that name holding anything else (a user's `seg-00000001-deadbeef/precious.txt`)
+    is not ours: it is never deleted, and a folder holding it is not taken for an empty index."""
+    name = p.name
+    tmp = _TMP_NAME.match(name)
+    if not tmp and not _SEGMENT_NAME.match(name):
+        return False
+    if p.is_symlink():
+        return False
+    if tmp and tmp.group(2) == ".json":
+        return p.is_file()
+    if not p.is_dir():
+        return False
+    known = set(SEGMENT_FILES) | set(OPTIONAL_FILES)
+    try:
+        with os.scandir(p) as it:
+            return all(e.name in known and e.is_file(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
+
+
 def classify(path: Path) -> str:
     """"absent", "empty", "index" (a qa manifest, format 1 or 2), "file" or "foreign" (anything else)."""
     if not os.path.lexists(path):
@@ -243,8 +268,7 @@ def classify(path: Path) -> str:
     if not path.is_dir() or path.is_symlink():
         return "file"
     names = os.listdir(path)
-    if all(n == LOCK_FILE or _TMP_NAME.match(n) or _SEGMENT_NAME.match(n) for n in names) \
-            and not os.path.lexists(path / MANIFEST):
+    if all(n == LOCK_FILE or is_leftover(path / n) for n in names) and not os.path.lexists(path / MANIFEST):
         return "empty"  # nothing, or only what a writer killed before its first commit left
     m = path / MANIFEST
     if m.is_file() and not m.is_symlink():
@@ -568,6 +592,9 @@ class Store:
                 if pid == os.getpid() or _pid_alive(pid):
                     continue  # a live writer's (e.g. a compaction outside the lock)
             elif not _SEGMENT_NAME.match(name) or manifest is None or name in live:
+                continue
+            if not is_leftover(p):  # e.g. a user's file inside a seg-* folder: not ours to delete
+                log.warning("%s: %s is not a qa leftover (it holds other files); left as it is", self.path, name)
                 continue
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
