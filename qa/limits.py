@@ -37,6 +37,30 @@ MAX_EMBED_TOKENS = 256
 MAX_EMBED_BATCH_TOKENS = 256
 #: Items per call into the model (the previous fixed batch size).
 MAX_EMBED_BATCH_ITEMS = 16
+#: Extracted text of one PDF or .docx file, in characters; more is refused (one line), not cut.
+#: A file is capped at 5 MB on disk, but compressed formats expand: a 0.5 MB .docx of repeated
+#: paragraphs held 114 million characters (25 s and 838 MB just to read, then about 36 hours of
+#: embedding). One million characters is a 500-page book; embedding cost is linear in the text,
+#: so this also bounds what one file costs to embed (see docs/input.md).
+MAX_DOCUMENT_CHARS = 1_000_000
+#: Pages of one PDF (a page tree may point 2,000 times at one page or one content stream).
+MAX_PDF_PAGES = 1000
+#: Decompressed page content of one PDF, summed over its pages (a stream shared by many pages
+#: counts once per page: each one is parsed again). pypdf parses content at 0.5-0.9 MB/s on the
+#: project's busy 2-core box, so this bounds the time spent extracting text to a few seconds;
+#: a text page is 5-50 KB of content.
+MAX_PDF_CONTENT_BYTES = 4 * 1024 * 1024
+#: Any one decompressed PDF stream (fonts, images, content; pypdf's own default is 75 MB).
+MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
+#: Form XObjects drawn per page while extracting text (pypdf's default is 5,000).
+MAX_PDF_FORMS_PER_PAGE = 200
+#: A .docx is a zip: its members' declared uncompressed sizes, summed (python-docx reads every
+#: part into memory), and those of its XML parts, which lxml turns into a tree about ten times
+#: larger. zipfile never inflates a member past its declared size (a lie is a CRC error).
+MAX_DOCX_BYTES = 64 * 1024 * 1024
+MAX_DOCX_XML_BYTES = 16 * 1024 * 1024
+#: Members of a .docx zip (a Word document has 10-50).
+MAX_DOCX_MEMBERS = 1000
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
 #: with RecursionError somewhere near 1000 levels. 64 is far above any real feed.
 MAX_JSON_DEPTH = 64

@@ -100,21 +100,69 @@ def _doc_article(text: str, title: str | None, date: str | None, source: str, id
                    source=source)
 
 
+def _too_long(what: str) -> IngestError:
+    return IngestError(f"{what} yields over {limits.MAX_DOCUMENT_CHARS:,} characters of text, the limit for one "
+                       "article; split it into smaller files")
+
+
+def _pdf_limits():
+    """pypdf's decompression and parsing limits, lowered to qa's for the duration of one read
+    (a context variable: other pypdf users in the process keep theirs)."""
+    import contextlib
+
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    if apply is None:  # pypdf < 7: its own 75 MB limits hold; qa's page and content caps still apply
+        return contextlib.nullcontext()
+    n = limits.MAX_PDF_STREAM_BYTES
+    return apply(maximum_declared_stream_length=n, array_based_stream_maximum_output_length=n,
+                 jbig2_maximum_output_length=n, lzw_maximum_output_length=n, run_length_maximum_output_length=n,
+                 zlib_maximum_output_length=n, brotli_maximum_output_length=n, image_maximum_buffer_size=n,
+                 xform_maximum_invocations_per_extraction=limits.MAX_PDF_FORMS_PER_PAGE)
+
+
 def parse_pdf(data: bytes, source: str, id: str) -> Article:
-    """A PDF with a text layer (pypdf); a scanned PDF without one is refused with the reason."""
+    """A PDF with a text layer (pypdf); a scanned PDF without one is refused with the reason.
+
+    Pages, decompressed page content and extracted text are capped (qa.limits); a file over a cap
+    is refused with one line before the work it would cost is done."""
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("the PDF is password-protected; save an unprotected copy and upload that")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-        meta = reader.metadata
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise IngestError(f"not a readable PDF ({type(e).__name__}: {e})") from None
+        with _pdf_limits():
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise IngestError("the PDF is password-protected; save an unprotected copy and upload that")
+            n = len(reader.pages)
+            if n > limits.MAX_PDF_PAGES:
+                raise IngestError(f"the PDF has {n:,} pages, over the limit of {limits.MAX_PDF_PAGES:,} for one "
+                                  "article; split it into smaller files")
+            pages: list[str] = []
+            content = chars = 0
+            for i, page in enumerate(reader.pages, 1):
+                stream = page.get_contents()
+                content += len(stream.get_data()) if stream is not None else 0
+                if content > limits.MAX_PDF_CONTENT_BYTES:  # checked before the page is parsed
+                    raise IngestError(f"the PDF's page content is over {limits.MAX_PDF_CONTENT_BYTES / 2**20:.0f} MB "
+                                      f"decompressed by page {i} of {n}; split it into smaller files")
+                text = (page.extract_text() or "").strip()
+                chars += len(text)
+                if chars > limits.MAX_DOCUMENT_CHARS:
+                    raise _too_long(f"the PDF (by page {i} of {n})")
+                pages.append(text)
+            meta = reader.metadata
+    except IngestError:
+        raise
+    except LimitReachedError:
+        raise IngestError(f"the PDF holds a stream that inflates past {limits.MAX_PDF_STREAM_BYTES / 2**20:.0f} MB "
+                          "or past pypdf's parsing limits (a decompression bomb?); nothing was read") from None
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError) as e:
+        raise IngestError(f"not a readable PDF ({type(e).__name__}: {_first_line(e)})") from None
     title = getattr(meta, "title", None) if meta else None
     try:
         created = getattr(meta, "creation_date", None) if meta else None
@@ -125,21 +173,63 @@ def parse_pdf(data: bytes, source: str, id: str) -> Article:
                         "the PDF has no text layer (a scanned image?); run OCR on it or upload a text version")
 
 
+def _first_line(e: BaseException, limit: int = 160) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _check_docx_zip(data: bytes) -> None:
+    """Refuse a .docx whose zip would inflate past qa's caps, before python-docx reads it."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise IngestError(f"not a readable .docx file ({type(e).__name__}); save it again from Word as .docx") from None
+    if len(infos) > limits.MAX_DOCX_MEMBERS:
+        raise IngestError(f"the .docx file holds {len(infos):,} parts, over the limit of {limits.MAX_DOCX_MEMBERS:,}")
+    total = sum(i.file_size for i in infos)
+    xml = sum(i.file_size for i in infos if i.filename.lower().endswith((".xml", ".rels")))
+    for size, cap, what in ((total, limits.MAX_DOCX_BYTES, "in all"), (xml, limits.MAX_DOCX_XML_BYTES, "of XML")):
+        if size > cap:
+            raise IngestError(f"the .docx file unpacks to {size / 2**20:,.0f} MB {what}, over the limit of "
+                              f"{cap / 2**20:.0f} MB; split it into smaller files")
+
+
 def parse_docx(data: bytes, source: str, id: str) -> Article:
-    """A Word .docx document (python-docx): its paragraphs, title and creation date."""
+    """A Word .docx document (python-docx): its paragraphs, title and creation date.
+
+    The unpacked size and the extracted text are capped (qa.limits); malformed XML, an entity
+    expansion bomb included (lxml refuses it), is one line."""
     import io
     import zipfile
 
     import docx
+    from lxml import etree
 
+    _check_docx_zip(data)
     try:
         doc = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        paras: list[str] = []
+        chars = 0
+        for p in doc.paragraphs:
+            text = p.text.strip()
+            if text:
+                chars += len(text)
+                if chars > limits.MAX_DOCUMENT_CHARS:
+                    raise _too_long("the .docx file")
+                paras.append(text)
+        props = doc.core_properties
+        title, created = props.title or None, props.created
+    except IngestError:
+        raise
+    except etree.XMLSyntaxError as e:
+        raise IngestError(f"the .docx file's XML is malformed or expands too far ({_first_line(e)})") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as e:
         raise IngestError(f"not a readable .docx file ({type(e).__name__}); save it again from Word as .docx") from None
-    paras = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
-    props = doc.core_properties
-    return _doc_article("\n\n".join(paras), props.title or None, _doc_date(props.created), source, id,
-                        "the .docx file has no text")
+    return _doc_article("\n\n".join(paras), title, _doc_date(created), source, id, "the .docx file has no text")
 
 
 def _optional_str(rec: dict, key: str) -> str | None:
@@ -227,6 +317,9 @@ def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article
         return [], [Skipped(source, str(e))]
     except OSError as e:
         return [], [Skipped(source, f"cannot read: {e.strerror or e}")]
+    except Exception as e:  # noqa: BLE001 - any failure of one file skips that file, never the batch
+        log.debug("reading %s failed", source, exc_info=True)
+        return [], [Skipped(source, f"cannot be read ({type(e).__name__}: {_first_line(e)})")]
 
 
 def _loads(raw: str, where: str) -> object:
@@ -298,6 +391,9 @@ def _read_news_feed(source: str, fetch: bool, state: object) -> tuple[list[Artic
         return feeds.read_feed(source, fetch_pages=fetch, state=state)  # type: ignore[arg-type]
     except IngestError as e:  # FeedError: the whole feed is unusable; nothing of it goes in
         return [], [Skipped(source, str(e))]
+    except Exception as e:  # noqa: BLE001 - one feed's failure skips that feed, never the batch
+        log.debug("reading feed %s failed", source, exc_info=True)
+        return [], [Skipped(source, f"cannot be read ({type(e).__name__}: {_first_line(e)})")]
 
 
 def _walk(root: Path) -> Iterator[Path]:
