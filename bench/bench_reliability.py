@@ -190,6 +190,27 @@ def bomb_trials(base: Path) -> None:
               f"{got['rss_mb']:.0f} MB; {why}")
 
 
+def slow_drip_trials(deadline: float | None) -> None:
+    """Seconds until a fetch from a server sending one byte every 2 s gives up, per phase."""
+    from test_fetch_safety import Drip
+
+    from qa import feeds
+
+    limit = feeds.FETCH_TIMEOUT if deadline is None else deadline
+    for phase in ("status", "headers", "body"):
+        d = Drip(phase)
+        t0 = time.monotonic()
+        try:
+            feeds.fetch(d.url, 10_000_000, timeout=limit, allow_private=True)
+            why = "NOT STOPPED"
+        except feeds.FeedError as e:
+            why = str(e)
+        finally:
+            d.close()
+        print(f"slow drip (1 byte / 2 s, {phase}): gave up after {time.monotonic() - t0:.1f} s "
+              f"(deadline {limit:g} s): {why}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crash", type=int, default=100)
@@ -197,6 +218,8 @@ def main() -> None:
     ap.add_argument("--concurrent", type=int, default=10)
     ap.add_argument("--first-writers", type=int, default=10)
     ap.add_argument("--bombs", action="store_true", help="read each crafted PDF/.docx (tests/make_bombs.py)")
+    ap.add_argument("--slow-drip", nargs="?", type=float, const=-1.0, metavar="SECONDS",
+                    help="fetch from a trickling server (deadline: FETCH_TIMEOUT, or SECONDS)")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/qa-bench-rel"))
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +233,8 @@ def main() -> None:
         first_writer_trials(args.first_writers, args.dir)
     if args.bombs:
         bomb_trials(args.dir)
+    if args.slow_drip is not None:
+        slow_drip_trials(None if args.slow_drip < 0 else args.slow_drip)
 
 
 if __name__ == "__main__":

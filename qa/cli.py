@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
     p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
     p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
+    p.add_argument("--allow-private", action="store_true", help="feeds: also fetch from loopback, private and "
+                   "link-local addresses (refused by default, also after redirects)")
     p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
                    "indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
@@ -212,7 +214,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         idx = Index.create(args.index, args.model, overwrite=True)
     else:
         idx = Index.open(args.index, args.model)
-    articles, skipped = load_articles(paths, fetch=args.fetch)
+    articles, skipped = load_articles(paths, fetch=args.fetch, allow_private=args.allow_private)
     if not articles and len(skipped) == 1:  # e.g. one feed that cannot be fetched: one line
         raise CliError(f"{skipped[0].source}: {skipped[0].reason}; nothing indexed, {args.index} is unchanged")
     for s in skipped:
@@ -256,7 +258,8 @@ def _poll(args: argparse.Namespace, paths: list[str]) -> int:
         while True:
             n += 1
             t0 = time.perf_counter()
-            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state)
+            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state,
+                                              allow_private=args.allow_private)
             for s in skipped:  # each problem once, not every round
                 if (s.source, s.reason) not in reported:
                     reported.add((s.source, s.reason))

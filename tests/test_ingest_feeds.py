@@ -148,7 +148,7 @@ def test_index_feed_url_then_list_titles_and_dates(server, tmp_path, capsys):
          "content": "<p>In Gent brandde gisteren een loods af. De brandweer was met vier wagens ter plaatse.</p>"},
         {"title": "Brug in Brugge", "link": "https://news.test/brugge",
          "content": "<p>In Brugge opende een nieuwe brug voor fietsers en voetgangers.</p>"}]))
-    code, out, err = _cli(capsys, "index", url, "--index", tmp_path / "ix")
+    code, out, err = _cli(capsys, "index", url, "--allow-private", "--index", tmp_path / "ix")
     assert code == 0 and "added 2," in out, err
     code, out, err = _cli(capsys, "list", "--index", tmp_path / "ix")
     assert "https://news.test/gent" in out and "2020-03-02" in out and "Brand in Gent" in out
@@ -160,15 +160,15 @@ def test_index_feed_url_then_list_titles_and_dates(server, tmp_path, capsys):
 def test_summary_only_item_with_fetch_gets_the_page(server, tmp_path, capsys):
     page = server.set("/artikel/dijk", PAGE, ctype="text/html; charset=utf-8")
     url = server.set("/feed.xml", rss([{"title": "Dijk bij Kampen", "link": page, "summary": "Dijk versterkt."}]))
-    code, out, err = _cli(capsys, "index", url, "--index", tmp_path / "plain")
+    code, out, err = _cli(capsys, "index", url, "--allow-private", "--index", tmp_path / "plain")
     assert code == 0, err
-    arts, _ = load_articles([url])
+    arts, _ = load_articles([url], allow_private=True)
     assert arts[0].text == "Dijk versterkt." and server.hits.get("/artikel/dijk") is None
-    arts, skipped = load_articles([url], fetch=True)
+    arts, skipped = load_articles([url], fetch=True, allow_private=True)
     assert skipped == [] and server.hits["/artikel/dijk"] == 1
     a = arts[0]
     assert "achttien miljoen euro" in a.text and "Cookies" not in a.text and a.title == "Dijk bij Kampen"
-    code, out, err = _cli(capsys, "index", url, "--fetch", "--index", tmp_path / "fetched")
+    code, out, err = _cli(capsys, "index", url, "--fetch", "--allow-private", "--index", tmp_path / "fetched")
     assert code == 0 and "added 1," in out, err
     code, out, err = _cli(capsys, "search", "Hoeveel kostte de dijk?", "-k", "1", "--index", tmp_path / "fetched")
     assert "achttien miljoen" in out
@@ -176,7 +176,7 @@ def test_summary_only_item_with_fetch_gets_the_page(server, tmp_path, capsys):
 
 def test_fetch_failure_keeps_the_summary(server):
     url = server.set("/feed.xml", rss([{"title": "Weg", "link": server.url + "/gone", "summary": "Nog een samenvatting."}]))
-    arts, skipped = load_articles([url], fetch=True)
+    arts, skipped = load_articles([url], fetch=True, allow_private=True)
     assert arts[0].text == "Nog een samenvatting." and skipped == []
 
 
@@ -188,7 +188,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def test_feed_that_cannot_be_read_is_one_line_and_changes_nothing(server, tmp_path, capsys, monkeypatch, case):
     ok = server.set("/ok.xml", rss([{"title": "Iets", "link": "https://news.test/iets",
                                      "content": "<p>Er gebeurde iets in Zwolle.</p>"}]))
-    assert _cli(capsys, "index", ok, "--index", tmp_path / "ix")[0] == 0
+    assert _cli(capsys, "index", ok, "--allow-private", "--index", tmp_path / "ix")[0] == 0
     before = _snapshot(tmp_path / "ix")
     if case == "unreachable":
         import socket
@@ -210,7 +210,7 @@ def test_feed_that_cannot_be_read_is_one_line_and_changes_nothing(server, tmp_pa
         monkeypatch.setattr(feeds, "FETCH_TIMEOUT", 0.5)
         url = server.set("/slow.xml", rss([]), delay=2)
     t0 = time.perf_counter()
-    code, out, err = _cli(capsys, "index", url, "--index", tmp_path / "ix")
+    code, out, err = _cli(capsys, "index", url, "--allow-private", "--index", tmp_path / "ix")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"error: {url}: ") and "is unchanged" in err
     expect = {"unreachable": "cannot fetch: Connection refused", "malformed": "not an RSS or Atom feed",
@@ -241,7 +241,8 @@ def test_every_polls_and_indexes_only_new_or_changed_items(server, tmp_path, cap
 
     monkeypatch.setattr(qa.cli, "_sleep", between_rounds)
     monkeypatch.setattr(qa.cli, "_max_rounds", 2)
-    code, out, err = _cli(capsys, "index", url, "--fetch", "--every", "30m", "--index", tmp_path / "ix")
+    code, out, err = _cli(capsys, "index", url, "--fetch", "--every", "30m", "--allow-private",
+                          "--index", tmp_path / "ix")
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2 and rounds == [1800.0]
@@ -267,7 +268,7 @@ def test_every_survives_a_failing_round_and_ctrl_c(server, tmp_path, capsys, mon
             raise KeyboardInterrupt
 
     monkeypatch.setattr(qa.cli, "_sleep", between_rounds)
-    code, out, err = _cli(capsys, "index", url, "--every", "1h", "--index", tmp_path / "ix")
+    code, out, err = _cli(capsys, "index", url, "--every", "1h", "--allow-private", "--index", tmp_path / "ix")
     assert code == 0
     lines = out.strip().splitlines()
     assert "round 1: added 1" in lines[0] and "round 2: added 0, updated 0, unchanged 0, skipped 1; 1 article " in lines[1]

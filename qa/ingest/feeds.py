@@ -9,12 +9,16 @@ line, without the source, which the caller reports) and nothing of it is used. `
 from __future__ import annotations
 
 import html
+import http.client
 import io
+import ipaddress
 import logging
 import re
+import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +29,10 @@ log = logging.getLogger(__name__)
 
 #: File name endings read as feeds; other files are sniffed for an <rss>, <feed> or <rdf:RDF> root.
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
-#: Whole-request deadline for a feed or a page, in seconds (connect, redirects and reading).
+#: Whole-request deadline for a feed or a page, in seconds (DNS, connect, redirects and reading).
 FETCH_TIMEOUT = 20.0
+#: Redirects followed per fetch; each hop is checked like the first URL.
+MAX_REDIRECTS = 5
 #: A feed document larger than this is refused (big news feeds are a few hundred KB).
 MAX_FEED_DOWNLOAD_BYTES = 10 * 1024 * 1024
 #: A fetched article page larger than this is refused (the same cap as an article file).
@@ -82,50 +88,181 @@ def parse_interval(value: str) -> float:
     return seconds
 
 
+class _Deadline:
+    """The whole-request deadline: when it passes, the request's sockets are shut down, so a
+    sender that trickles one byte at a time (every read succeeds, no socket timeout ever fires)
+    cannot hold the status line, the headers or the body past it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return max(0.01, self.end - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            if not self.expired:
+                return
+        self._expire()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks = list(self._socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv at once
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to the address that was checked (`ip`), not to a second DNS answer."""
+
+    def __init__(self, host: str, port: int, ip: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.left())
+        self._ip, self._deadline = ip, deadline
+
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection((self._ip, self.port), timeout=self._deadline.left())
+        self._deadline.watch(sock)
+        return sock
+
+    def connect(self) -> None:
+        self.sock = self._open()
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, ip: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.left(), context=ssl.create_default_context())
+        self._ip, self._deadline = ip, deadline
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._ip, self.port), timeout=self._deadline.left())
+        self._deadline.watch(sock)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # certificate checked for the name
+        self._deadline.watch(self.sock)
+
+
+def is_public_address(ip: str) -> bool:
+    """Whether `ip` is a global unicast address: not loopback, private, link-local, shared,
+    reserved, multicast or unspecified (IPv4-mapped IPv6 judged by its IPv4 address)."""
+    a = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+        a = a.ipv4_mapped
+    return a.is_global and not a.is_multicast
+
+
+def _target(url: str, allow_private: bool, first: bool) -> tuple[str, str, int, str]:
+    """(scheme, host, port, address to connect to) of `url`, or FeedError (one line) when it is not
+    http(s) or, unless `allow_private`, when its host resolves to a non-public address."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FeedError("only http and https URLs are read" if first else
+                        f"redirected to {url[:200]}, which is not http(s); not followed")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise FeedError(f"cannot fetch: invalid port in {url[:200]}") from None
+    host = parts.hostname
+    if not host:
+        raise FeedError(f"cannot fetch: no host in {url[:200]}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise FeedError(f"cannot fetch: cannot resolve {host} ({getattr(e, 'strerror', None) or e})") from None
+    ips = [info[4][0] for info in infos]
+    if not allow_private:
+        for ip in ips:
+            if not is_public_address(ip):
+                raise FeedError(f"refused: {host} is {ip}, a loopback, private or link-local address"
+                                f"{'' if first else ' (after a redirect)'}; nothing was fetched. "
+                                "Pass --allow-private (allow_private=True) to read from this network")
+    return scheme, host, port, ips[0]
+
+
 def fetch(url: str, max_bytes: int, *, timeout: float | None = None,
-          validators: tuple[str | None, str | None] = (None, None)) -> tuple[bytes | None, dict[str, str]]:
-    """GET `url` with a total deadline and a size cap. Returns (body, headers); body is None
-    for "304 Not Modified" when `validators` (etag, last-modified) were sent. FeedError otherwise."""
-    if not is_url(url):
-        raise FeedError("only http and https URLs are read")
+          validators: tuple[str | None, str | None] = (None, None),
+          allow_private: bool = False) -> tuple[bytes | None, dict[str, str]]:
+    """GET `url` with a whole-request deadline and a size cap. Returns (body, headers); body is
+    None for "304 Not Modified" when `validators` (etag, last-modified) were sent. FeedError otherwise.
+
+    Every hop (the URL and each redirect, at most MAX_REDIRECTS) must be http(s) and, unless
+    `allow_private`, resolve only to public addresses; this is checked before connecting, and the
+    connection goes to the address checked. The deadline (`timeout`, default FETCH_TIMEOUT) covers
+    DNS-to-last-byte of all hops: at it, the sockets are shut down, however slowly data trickles.
+    Proxies from the environment are not used (the target must be the address checked).
+    """
     timeout = FETCH_TIMEOUT if timeout is None else timeout
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", "Connection": "close"}
     etag, modified = validators
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(timeout)
+    conn: http.client.HTTPConnection | None = None
+    answered = False
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            if not is_url(r.geturl()):
-                raise FeedError(f"redirected to {r.geturl()}, which is not http(s)")
-            length = r.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > max_bytes:
+        for hop in range(MAX_REDIRECTS + 1):
+            scheme, host, port, ip = _target(url, allow_private, hop == 0)
+            conn = (_PinnedHTTPS if scheme == "https" else _PinnedHTTP)(host, port, ip, deadline)
+            parts = urllib.parse.urlsplit(url)
+            conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")), headers=headers)
+            r = conn.getresponse()
+            answered = True
+            got = {k.lower(): v for k, v in r.getheaders()}
+            if r.status in (301, 302, 303, 307, 308) and got.get("location"):
+                url = urllib.parse.urljoin(url, got["location"].strip())
+                conn.close()
+                continue
+            if r.status == 304:
+                return None, got
+            if not 200 <= r.status < 300:
+                raise FeedError(f"cannot fetch: HTTP {r.status} {r.reason}")
+            length = got.get("content-length", "")
+            if length.isdigit() and int(length) > max_bytes:
                 raise FeedError(f"{int(length) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB download limit")
-            parts: list[bytes] = []
+            parts_: list[bytes] = []
             size = 0
             while True:
-                if time.monotonic() > deadline:
-                    raise FeedError(f"download not complete within {timeout:.0f} s")
-                block = r.read(65536)
+                block = r.read1(65536)
+                if deadline.expired:
+                    raise TimeoutError
                 if not block:
                     break
                 size += len(block)
                 if size > max_bytes:
                     raise FeedError(f"over the {max_bytes / 1e6:.0f} MB download limit")
-                parts.append(block)
-            return b"".join(parts), {k.lower(): v for k, v in r.headers.items()}
-    except urllib.error.HTTPError as e:
-        if e.code == 304:
-            return None, {k.lower(): v for k, v in e.headers.items()}
-        raise FeedError(f"cannot fetch: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        raise FeedError(f"cannot fetch: {getattr(e.reason, 'strerror', None) or e.reason}") from None
-    except TimeoutError:
-        raise FeedError(f"cannot fetch: no answer within {timeout:.0f} s") from None
-    except (OSError, ValueError) as e:  # connection reset, bad status line, invalid URL
-        raise FeedError(f"cannot fetch: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+                parts_.append(block)
+            if r.length:  # fewer bytes than Content-Length: cut off
+                raise FeedError(f"cannot fetch: the connection closed after {size} bytes")
+            return b"".join(parts_), got
+        raise FeedError(f"cannot fetch: more than {MAX_REDIRECTS} redirects")
+    except FeedError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as e:  # timeouts, resets, bad status lines
+        if deadline.expired or isinstance(e, TimeoutError):
+            raise FeedError(f"cannot fetch: {'download not complete' if answered else 'no answer'} within "
+                            f"{timeout:.0f} s") from None
+        why = getattr(e, "strerror", None) or (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise FeedError(f"cannot fetch: {why}") from None
+    finally:
+        deadline.cancel()
+        if conn is not None:
+            conn.close()
 
 
 def html_to_text(fragment: str) -> str:
@@ -182,8 +319,10 @@ def _fingerprint(entry: Any) -> str:
     return h.hexdigest()
 
 
-def item_article(entry: Any, source: str, n: int, fetch_pages: bool, state: FeedState | None = None) -> Article:
-    """One feed item as an article; IngestError (one line) when it has no text at all."""
+def item_article(entry: Any, source: str, n: int, fetch_pages: bool, state: FeedState | None = None,
+                 allow_private: bool = False) -> Article:
+    """One feed item as an article; IngestError (one line) when it has no text at all. A page
+    that cannot or may not be fetched (see `fetch`) leaves the item's summary."""
     link = (entry.get("link") or "").strip()
     aid = link or (entry.get("id") or "").strip() or f"{source}#{n}"
     fp = _fingerprint(entry)
@@ -194,7 +333,7 @@ def item_article(entry: Any, source: str, n: int, fetch_pages: bool, state: Feed
     date = _date(entry)
     if fetch_pages and not full and is_url(link):
         try:
-            raw, _ = fetch(link, MAX_PAGE_BYTES)
+            raw, _ = fetch(link, MAX_PAGE_BYTES, allow_private=allow_private)
             page = parse_html((raw or b"").decode("utf-8", errors="replace"), link, aid)
             if len(page.text) > len(text):
                 text = page.text
@@ -211,8 +350,8 @@ def item_article(entry: Any, source: str, n: int, fetch_pages: bool, state: Feed
     return art
 
 
-def read_feed(source: str | Path, *, fetch_pages: bool = False,
-              state: FeedState | None = None) -> tuple[list[Article], list[Skipped]]:
+def read_feed(source: str | Path, *, fetch_pages: bool = False, state: FeedState | None = None,
+              allow_private: bool = False) -> tuple[list[Article], list[Skipped]]:
     """The items of an RSS/Atom feed (file or URL) as articles; items without text are skipped.
 
     FeedError (one line) when the feed cannot be fetched or is not a readable feed: then
@@ -223,12 +362,12 @@ def read_feed(source: str | Path, *, fetch_pages: bool = False,
     src = str(source)
     headers: dict[str, str] = {}
     if is_url(src):
-        raw, headers = fetch(src, MAX_FEED_DOWNLOAD_BYTES,
+        raw, headers = fetch(src, MAX_FEED_DOWNLOAD_BYTES, allow_private=allow_private,
                              validators=state.validators.get(src, (None, None)) if state else (None, None))
         if raw is None and state is not None and src in state.last:
             return state.last[src]
         if raw is None:  # 304 without a previous result: ask again without validators
-            raw, headers = fetch(src, MAX_FEED_DOWNLOAD_BYTES)
+            raw, headers = fetch(src, MAX_FEED_DOWNLOAD_BYTES, allow_private=allow_private)
     else:
         path = Path(src)
         try:
@@ -253,7 +392,7 @@ def read_feed(source: str | Path, *, fetch_pages: bool = False,
     skipped: list[Skipped] = []
     for n, entry in enumerate(parsed.entries, 1):
         try:
-            arts.append(item_article(entry, src, n, fetch_pages, state))
+            arts.append(item_article(entry, src, n, fetch_pages, state, allow_private))
         except IngestError as e:
             skipped.append(Skipped(f"{src} item {n}", str(e)))
     if state is not None:

@@ -281,7 +281,8 @@ def _decode(data: bytes) -> str:
                           "save the file as UTF-8") from None
 
 
-def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article], list[Skipped]]:
+def read_file(path: Path, id: str, *, fetch: bool = False, allow_private: bool = False
+              ) -> tuple[list[Article], list[Skipped]]:
     """Read one file into articles; feed files may yield several articles and skipped records.
 
     RSS/Atom files (qa.ingest.feeds) are read by qa.ingest.feeds; `fetch` fetches the pages of summary-only items.
@@ -292,7 +293,7 @@ def read_file(path: Path, id: str, *, fetch: bool = False) -> tuple[list[Article
         from . import feeds  # feedparser loads only when a feed comes along
 
         if feeds.looks_like_feed(path):
-            return _read_news_feed(source, fetch, None)
+            return _read_news_feed(source, fetch, None, allow_private)
     if ext not in SUPPORTED:
         return [], [Skipped(source, f"unsupported file type {ext or '(none)'}; use one of {', '.join(SUPPORTED)}")]
     try:
@@ -384,11 +385,13 @@ def _read_feed(raw: str, ext: str, source: str, id: str) -> tuple[list[Article],
     return arts, skipped
 
 
-def _read_news_feed(source: str, fetch: bool, state: object) -> tuple[list[Article], list[Skipped]]:
+def _read_news_feed(source: str, fetch: bool, state: object, allow_private: bool = False
+                    ) -> tuple[list[Article], list[Skipped]]:
     from . import feeds
 
     try:
-        return feeds.read_feed(source, fetch_pages=fetch, state=state)  # type: ignore[arg-type]
+        return feeds.read_feed(source, fetch_pages=fetch, state=state,  # type: ignore[arg-type]
+                               allow_private=allow_private)
     except IngestError as e:  # FeedError: the whole feed is unusable; nothing of it goes in
         return [], [Skipped(source, str(e))]
     except Exception as e:  # noqa: BLE001 - one feed's failure skips that feed, never the batch
@@ -402,11 +405,13 @@ def _walk(root: Path) -> Iterator[Path]:
             yield p
 
 
-def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
-                  feed_state: object = None) -> tuple[list[Article], list[Skipped]]:
+def load_articles(paths: Iterable[str | Path], *, fetch: bool = False, feed_state: object = None,
+                  allow_private: bool = False) -> tuple[list[Article], list[Skipped]]:
     """Read files, folders (recursively) and feed URLs. Ids are paths relative to the folder given;
     feed items have their link as id. `fetch`: fetch the page of a feed item that has only a
-    summary. `feed_state`: a qa.ingest.feeds.FeedState kept between polling rounds.
+    summary. `feed_state`: a qa.ingest.feeds.FeedState kept between polling rounds. `allow_private`:
+    also fetch feeds and pages from loopback, private and link-local addresses (refused by default,
+    at every redirect too: a feed's links must not reach this machine's or this network's services).
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
     The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:
@@ -420,7 +425,7 @@ def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
     for n_input, given in enumerate(paths):
         root = Path(given)
         if isinstance(given, str) and given.lower().startswith(("http://", "https://")):
-            arts, skips = _read_news_feed(given, fetch, feed_state)
+            arts, skips = _read_news_feed(given, fetch, feed_state, allow_private)
             skipped.extend(skips)
             for a in arts:
                 found[a.id] = a
@@ -437,7 +442,7 @@ def load_articles(paths: Iterable[str | Path], *, fetch: bool = False,
             continue
         prefix = (root if root.is_dir() else root.parent).resolve().name or "input"
         for path, rel in files:
-            arts, skips = read_file(path, rel, fetch=fetch)
+            arts, skips = read_file(path, rel, fetch=fetch, allow_private=allow_private)
             skipped.extend(skips)
             for a in arts:
                 if a.id.startswith(("http://", "https://")):
