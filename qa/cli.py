@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
     p.add_argument("--allow-private", action="store_true", help="feeds: also fetch from loopback, private and "
                    "link-local addresses (refused by default, also after redirects)")
+    p.add_argument("--follow-symlinks", action="store_true", help="read symlinks in input folders that lead "
+                   "outside them (skipped by default)")
     p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
                    "indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
@@ -214,7 +216,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         idx = Index.create(args.index, args.model, overwrite=True)
     else:
         idx = Index.open(args.index, args.model)
-    articles, skipped = load_articles(paths, fetch=args.fetch, allow_private=args.allow_private)
+    articles, skipped = load_articles(paths, fetch=args.fetch, allow_private=args.allow_private,
+                                      follow_symlinks=args.follow_symlinks)
     if not articles and len(skipped) == 1:  # e.g. one feed that cannot be fetched: one line
         raise CliError(f"{skipped[0].source}: {skipped[0].reason}; nothing indexed, {args.index} is unchanged")
     for s in skipped:
@@ -259,7 +262,8 @@ def _poll(args: argparse.Namespace, paths: list[str]) -> int:
             n += 1
             t0 = time.perf_counter()
             articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state,
-                                              allow_private=args.allow_private)
+                                              allow_private=args.allow_private,
+                                              follow_symlinks=args.follow_symlinks)
             for s in skipped:  # each problem once, not every round
                 if (s.source, s.reason) not in reported:
                     reported.add((s.source, s.reason))

@@ -168,3 +168,25 @@ def test_python_api_dates_are_validated(seed_index):
     with pytest.raises(ValueError, match="swap them"):
         answer("Amaq", index=seed_index, date_from="2019", date_to="2018")
     assert retrieve("Amaq", index=seed_index, date_from="2018-04-01", date_to="2018-04-30")
+
+
+def test_symlinks_out_of_the_input_folder_are_skipped_unless_followed(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "secret.txt").write_text("Geheim\n\nHet wachtwoord van de beheerder is hunter2.", "utf-8")
+    (outside / "sub" / "more.txt").write_text("Meer geheimen over de kluis van de bank.", "utf-8")
+    src = tmp_path / "articles"
+    (src / "in").mkdir(parents=True)
+    (src / "good.txt").write_text("De brug van Gent\n\nDe nieuwe brug van Gent is 40 meter lang.", "utf-8")
+    (src / "passwd.txt").symlink_to("/etc/passwd")
+    (src / "secret.txt").symlink_to(outside / "secret.txt")
+    (src / "dir").symlink_to(outside / "sub", target_is_directory=True)
+    (src / "in" / "alias.txt").symlink_to(src / "good.txt")  # stays inside: read
+    (src / "loop").symlink_to(src, target_is_directory=True)  # inside, a loop: read once
+    arts, skipped = load_articles([src])
+    assert sorted(a.id for a in arts) == ["good.txt", "in/alias.txt"]
+    assert sorted(s.source.rsplit("/", 1)[1] for s in skipped) == ["dir", "passwd.txt", "secret.txt"]
+    for s in skipped:
+        assert "outside the input folder" in s.reason and "--follow-symlinks" in s.reason and "\n" not in s.reason
+    arts, skipped = load_articles([src], follow_symlinks=True)
+    assert sorted(a.id for a in arts) == ["dir/more.txt", "good.txt", "in/alias.txt", "passwd.txt", "secret.txt"]

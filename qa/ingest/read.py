@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -399,19 +400,53 @@ def _read_news_feed(source: str, fetch: bool, state: object, allow_private: bool
         return [], [Skipped(source, f"cannot be read ({type(e).__name__}: {_first_line(e)})")]
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts):
-            yield p
+def _walk(root: Path, follow_symlinks: bool = False, skipped: list[Skipped] | None = None) -> Iterator[Path]:
+    """The files under `root` (hidden ones left out), sorted. A symlink, to a file or a folder,
+    that leads outside `root` is skipped with a reason unless `follow_symlinks` (a folder of
+    articles must not pull in /etc/passwd or a login file); one that stays inside is read."""
+    top = root.resolve()
+    seen: set[Path] = set()
+    out: list[Path] = []
+
+    def visit(folder: Path) -> None:
+        real = folder.resolve()
+        if real in seen:  # a symlink loop, or a folder reached twice
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            if skipped is not None:
+                skipped.append(Skipped(str(folder), f"cannot read the folder: {e.strerror or e}"))
+            return
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            if e.is_symlink():
+                target = p.resolve()
+                if not follow_symlinks and not target.is_relative_to(top):
+                    if skipped is not None:
+                        skipped.append(Skipped(str(p), f"symlink to {target}, outside the input folder; not read "
+                                                       "(pass --follow-symlinks to read it)"))
+                    continue
+            if e.is_dir():  # follows a symlink that passed the check
+                visit(p)
+            elif e.is_file():
+                out.append(p)
+
+    visit(root)
+    yield from sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
 def load_articles(paths: Iterable[str | Path], *, fetch: bool = False, feed_state: object = None,
-                  allow_private: bool = False) -> tuple[list[Article], list[Skipped]]:
+                  allow_private: bool = False, follow_symlinks: bool = False) -> tuple[list[Article], list[Skipped]]:
     """Read files, folders (recursively) and feed URLs. Ids are paths relative to the folder given;
     feed items have their link as id. `fetch`: fetch the page of a feed item that has only a
     summary. `feed_state`: a qa.ingest.feeds.FeedState kept between polling rounds. `allow_private`:
     also fetch feeds and pages from loopback, private and link-local addresses (refused by default,
     at every redirect too: a feed's links must not reach this machine's or this network's services).
+    `follow_symlinks`: read symlinks in a folder that lead outside it (skipped by default).
 
     Returns the articles and the skipped inputs; a missing path is a skipped input too.
     The same id from two different inputs (a/x.txt and b/x.txt given as `a b`) is kept apart:
@@ -432,8 +467,9 @@ def load_articles(paths: Iterable[str | Path], *, fetch: bool = False, feed_stat
                 origin[a.id] = n_input
             continue
         if root.is_dir():
-            files = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
-            if not files:
+            before = len(skipped)
+            files = [(p, p.relative_to(root).as_posix()) for p in _walk(root, follow_symlinks, skipped)]
+            if not files and len(skipped) == before:
                 skipped.append(Skipped(str(root), "folder has no files"))
         elif root.is_file():
             files = [(root, root.name)]
