@@ -5,8 +5,10 @@ The only module that prints. Errors are one line on stderr and a non-zero exit s
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -397,3 +399,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # disk full, a read-only or foreign-owned folder, ...: no traceback
+        print(f"error: {limits.printable(_os_error(e))}", file=sys.stderr)
+        return 2
+
+
+#: What to do about the errors a write to the index folder meets (errno -> hint).
+_OS_HINTS = {errno.ENOSPC: "free some disk space and run the command again",
+             errno.EDQUOT: "free some of your disk quota and run the command again",
+             errno.EROFS: "the file system is read-only; give a writable --index",
+             errno.EACCES: "you may not write there; give a writable --index or fix the permissions",
+             errno.EPERM: "you may not write there; give a writable --index or fix the permissions"}
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an OSError: what failed, on which file, and what to do. The index keeps its
+    last committed generation: a write that fails before the manifest is replaced leaves it as it was."""
+    what = e.strerror or str(e) or type(e).__name__
+    code = e.errno or 0
+    if not code and "requested and" in what and "written" in what:  # numpy's short write: the disk filled up
+        what, code = f"{os.strerror(errno.ENOSPC)} (a write stopped short: {what})", errno.ENOSPC
+    where = f" ({e.filename})" if e.filename else ""
+    hint = _OS_HINTS.get(code, "nothing was half-written")
+    return f"{what}{where}; the index keeps its last committed state; {hint}"
