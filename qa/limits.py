@@ -150,7 +150,8 @@ def check_date(value: object, name: str = "date") -> str | None:
     try:
         _dt.date(int(y), int(mo or 1), int(d or 1))
     except ValueError:
-        raise ValueError(f"{name} {s!r} is not a real date (impossible {'day' if d else 'month'})") from None
+        bad = "month" if not 1 <= int(mo or 1) <= 12 else "day"
+        raise ValueError(f"{name} {s!r} is not a real date (impossible {bad})") from None
     return "-".join(p for p in (y, mo, d) if p)
 
 

@@ -300,3 +300,19 @@ def test_cli_indexes_a_feed_file_from_an_empty_folder(tmp_path):
     r = qa("ask", "Waar reden geen treinen?", "--index", "idx", "--json")
     out = json.loads(r.stdout.splitlines()[0])
     assert r.returncode == 0 and out["found"] and out["citations"][0]["article"] == "https://news.test/storm"
+
+
+@pytest.mark.parametrize("date, reason", [
+    ("2018-02-30", "impossible day"), ("2018-13-01", "impossible month"), ("20180101", "write it like 2018-01-01"),
+    ("Fri, 30 Feb 2018 10:00:00 GMT", "not a real date"), ("sometime in spring", "not a date qa can read")])
+def test_impossible_feed_dates_skip_the_item_with_one_line(tmp_path, date, reason):
+    f = tmp_path / "feed.xml"
+    f.write_text(rss([{"title": "Fout", "link": "https://news.test/fout", "date": date, "content": "<p>Iets.</p>"},
+                      {"title": "Goed", "link": "https://news.test/goed", "date": "2018-04-15T23:30:00-05:00",
+                       "content": "<p>Iets anders.</p>"},
+                      {"title": "Maand", "link": "https://news.test/maand", "date": "2018-04",
+                       "content": "<p>Nog iets.</p>"}]), "utf-8")
+    arts, skipped = load_articles([f])
+    assert {a.id: a.date for a in arts} == {"https://news.test/goed": "2018-04-16", "https://news.test/maand": "2018-04"}
+    assert len(skipped) == 1 and skipped[0].source.endswith("item 1") and reason in skipped[0].reason, skipped
+    assert "\n" not in skipped[0].reason

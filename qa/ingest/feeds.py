@@ -8,6 +8,7 @@ line, without the source, which the caller reports) and nothing of it is used. `
 """
 from __future__ import annotations
 
+import email.utils
 import html
 import http.client
 import io
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from .article import MAX_ARTICLE_BYTES, Article, IngestError, Skipped, derive_title, parse_html
 
 log = logging.getLogger(__name__)
@@ -278,10 +280,32 @@ def html_to_text(fragment: str) -> str:
 
 
 def _date(entry: Any) -> str | None:
-    t = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not t:
-        return None
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    """The item's publication (else update) date, checked against the calendar like every date in
+    qa; IngestError (one line) for one that is not real. feedparser normalises what it parses, so
+    2018-02-30 came out as 2018-03-02 and month 13 as January of the next year; and it reads the
+    compact 20180101, which qa refuses everywhere else. The raw text is checked first."""
+    for key in ("published", "updated"):
+        raw = (entry.get(key) or "").strip()
+        if not raw:
+            continue
+        t = entry.get(f"{key}_parsed")
+        utc = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None
+        try:
+            if re.match(r"\d{4}", raw):  # ISO 8601 / W3C-DTF, or the refused compact form
+                day = limits.check_date(raw, "date")
+                return utc if utc and re.search(r"\d[T ]\d", raw) else day  # a time given: its UTC day, as before
+            if re.match(r"[A-Za-z]{3},?\s+\d|\d{1,2}\s+[A-Za-z]{3}\s+\d{4}", raw):  # RFC 822 (RSS)
+                email.utils.parsedate_to_datetime(raw)  # ValueError for 30 Feb or an unknown month
+                if utc:
+                    return utc
+            elif utc:
+                return utc  # another format feedparser understood
+            raise ValueError(f"date {raw[:60]!r} is not a date qa can read; write it like 2018-04-15 or "
+                             "Sun, 15 Apr 2018 10:00:00 GMT")
+        except (ValueError, TypeError, IndexError) as e:
+            msg = str(e) if str(e).startswith("date ") else f"date {raw[:60]!r} is not a real date ({e})"
+            raise IngestError(msg) from None
+    return None
 
 
 def _title(entry: Any) -> str:
