@@ -15,7 +15,7 @@
   folder, two articles each; all six must be in the index (issue 19: 2 of 6 were kept).
 - bombs: each crafted PDF/.docx of tests/make_bombs.py read in a fresh process: seconds, peak
   RSS, and the one-line reason it was refused.
-- slow-drip: a loopback server sending one byte every 2 s; seconds until `qa.feeds.fetch`
+- slow-drip: a loopback server sending one byte every 2 s; seconds until `qa.ingest.feeds.fetch`
   gives up (the deadline is `FETCH_TIMEOUT`).
 """
 from __future__ import annotations
@@ -192,9 +192,9 @@ def bomb_trials(base: Path) -> None:
 
 def slow_drip_trials(deadline: float | None) -> None:
     """Seconds until a fetch from a server sending one byte every 2 s gives up, per phase."""
-    from test_fetch_safety import Drip
+    from test_ingest_fetch import Drip
 
-    from qa import feeds
+    from qa.ingest import feeds
 
     limit = feeds.FETCH_TIMEOUT if deadline is None else deadline
     for phase in ("status", "headers", "body"):

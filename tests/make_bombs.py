@@ -162,7 +162,7 @@ _MEASURE = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from qa.ingest import read_file
+from qa.ingest.read import read_file
 import pypdf, docx, lxml.etree  # the libraries' own import cost is not the file's
 p = Path(sys.argv[1])
 t = time.perf_counter()
@@ -179,7 +179,7 @@ def _cap_memory() -> None:
 
 
 def measure(path: Path, timeout: float = 120) -> dict:
-    """`qa.ingest.read_file` of one file in a fresh process (at most 2 GB of address space, so a
+    """`qa.ingest.read.read_file` of one file in a fresh process (at most 2 GB of address space, so a
     regression cannot take the machine down): seconds, peak RSS in MB (the whole process, Python
     and the libraries included), articles, skip reasons."""
     import json

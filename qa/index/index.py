@@ -34,8 +34,8 @@ from ..ingest.lang import language
 from .bm25 import LexicalSegment
 from .embed import Embedder, get_embedder
 from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, in_range, overlaps
-from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_writable,
-                    classify, fingerprint, probe_code, rebuild_hint, same_model)
+from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_embedder,
+                    check_options, check_writable, classify, fingerprint, probe_code, rebuild_hint, same_model)
 from .view import _sentences_in, _View
 
 log = logging.getLogger(__name__)
@@ -107,18 +107,10 @@ class Index:
         elif kind == "index":
             saved = self._store.read_manifest()  # damaged or format 1: one line naming --rebuild
         if saved is not None:
-            built_with = saved.embedder["name"]
-            wanted = embedder.name if embedder is not None else model
-            if wanted and wanted != built_with:
-                raise QAIndexError(f"index {path} was built with model {built_with!r}, not {wanted!r}; "
-                                   f"use --model {built_with} or {REBUILD_HINT} --model {wanted}")
-            for name, given in (("max_words", max_words), ("overlap", overlap)):
-                if given is not None and given != saved.chunking[name]:
-                    raise QAIndexError(f"index {path} was built with {name}={saved.chunking[name]}, not {given}; "
-                                       f"open it without {name}, or replace it: Index.create({str(path)!r}, "
-                                       f"overwrite=True, {name}={given})")
-            self.embedder: Embedder = embedder or get_embedder(built_with)
-            _check_embedder(path, saved, self.embedder)
+            check_options(path, saved, embedder.name if embedder is not None else model, max_words=max_words,
+                          overlap=overlap)
+            self.embedder: Embedder = embedder or get_embedder(saved.embedder["name"])
+            check_embedder(path, saved, self.embedder)
             max_words, overlap = saved.chunking["max_words"], saved.chunking["overlap"]
         else:
             self.embedder = embedder or get_embedder(model)
@@ -218,7 +210,7 @@ class Index:
             if stamp is not None and self._replace is None:
                 m = self._store.read_manifest()
                 if m is not None:
-                    _check_embedder(self.path, m, self.embedder)
+                    check_embedder(self.path, m, self.embedder)
                     self._reload(m, stamp)
             return
         stamp = self._store.stamp()
@@ -264,7 +256,7 @@ class Index:
             disk = self._store.read_manifest()  # damaged: one line, nothing replaced
             if disk is None:
                 return self._new_manifest(0, []), False
-            _check_embedder(self.path, disk, self.embedder)
+            check_embedder(self.path, disk, self.embedder)
             self._reload(disk)
             self._store.collect_garbage(self._manifest)
             return self._manifest, False
@@ -702,12 +694,3 @@ def _tombstone(entries: list[SegmentEntry], v: _View, ids: Sequence[str]) -> lis
     return [replace(e, removed=tuple(sorted(set(e.removed) | set(add[e.name])))) if e.name in add else e
             for e in entries]
 
-
-def _check_embedder(path: Path, m: Manifest, emb: Embedder) -> None:
-    if emb.dim != m.embedder["dim"]:
-        raise QAIndexError(f"index {path} has {m.embedder['dim']}-d vectors but model "
-                           f"{emb.name!r} makes {emb.dim}-d ones; {REBUILD_HINT}")
-    if not same_model(emb, m.embedder):
-        raise QAIndexError(f"index {path} was built with a different {m.embedder['name']!r} model "
-                           f"(fingerprint {m.embedder['fingerprint']}, this one gives {fingerprint(emb)}); "
-                           f"{rebuild_hint(path)}")

@@ -120,6 +120,30 @@ def same_model(embedder: Any, recorded: dict[str, Any]) -> bool:
     return float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v))) >= 0.995
 
 
+def check_options(path: Path, m: "Manifest", model: str | None, **chunking: int | None) -> None:
+    """Refuse (one line) a model name or chunking option that differs from the saved index's."""
+    built_with = m.embedder["name"]
+    if model and model != built_with:
+        raise QAIndexError(f"index {path} was built with model {built_with!r}, not {model!r}; "
+                           f"use --model {built_with} or rebuild it with: python -m qa index --rebuild --model {model}")
+    for name, given in chunking.items():
+        if given is not None and given != m.chunking[name]:
+            raise QAIndexError(f"index {path} was built with {name}={m.chunking[name]}, not {given}; open it "
+                               f"without {name}, or replace it: Index.create({str(path)!r}, overwrite=True, "
+                               f"{name}={given})")
+
+
+def check_embedder(path: Path, m: "Manifest", emb: Any) -> None:
+    """Refuse (one line) an embedder whose dimension or probe vector differs from the saved index's model."""
+    if emb.dim != m.embedder["dim"]:
+        raise QAIndexError(f"index {path} has {m.embedder['dim']}-d vectors but model "
+                           f"{emb.name!r} makes {emb.dim}-d ones; {rebuild_hint(path)}")
+    if not same_model(emb, m.embedder):
+        raise QAIndexError(f"index {path} was built with a different {m.embedder['name']!r} model "
+                           f"(fingerprint {m.embedder['fingerprint']}, this one gives {fingerprint(emb)}); "
+                           f"{rebuild_hint(path)}")
+
+
 # ---------------------------------------------------------------------------------- manifest
 @dataclass(frozen=True)
 class SegmentEntry:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 from qa import Index
-import qa.store
+import qa.index.store
 
 
 def _src(tmp_path: Path, name: str, sentences: int = 3) -> Path:
@@ -36,7 +36,7 @@ def test_a_failing_write_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, e
             raise OSError(err, os.strerror(err), str(file))
         return real_open(file, mode, *a, **k)
 
-    monkeypatch.setattr(qa.store, "open", full, raising=False)
+    monkeypatch.setattr(qa.index.store, "open", full, raising=False)
     code = main(["index", str(_src(tmp_path, "tweede")), "--index", str(ix)])
     err_out = capsys.readouterr().err
     assert code == 2 and len(err_out.strip().splitlines()) == 1 and "Traceback" not in err_out, err_out

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from make_bombs import BOMBS, docx_text, make_all, measure, pdf_text
 from qa import limits
-from qa.ingest import load_articles, read_file
+from qa.ingest.read import load_articles, read_file
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_good_files_beside_the_bombs_go_in(tmp_path, bombs):
 
 
 def test_any_failure_of_one_file_is_a_one_line_skip(tmp_path, monkeypatch):
-    import qa.ingest as ingest
+    import qa.ingest.read as ingest
 
     def boom(*a, **k):
         raise RuntimeError("something nobody expected\nsecond line")

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from qa import feeds
-from qa.feeds import FeedError, fetch, is_public_address
-from qa.ingest import load_articles
+from qa.ingest import feeds
+from qa.ingest.feeds import FeedError, fetch, is_public_address
+from qa.ingest.read import load_articles
 
 
 class Drip:
