@@ -203,8 +203,10 @@ def fetch(url: str, max_bytes: int, *, timeout: float | None = None,
 
     Every hop (the URL and each redirect, at most MAX_REDIRECTS) must be http(s) and, unless
     `allow_private`, resolve only to public addresses; this is checked before connecting, and the
-    connection goes to the address checked. The deadline (`timeout`, default FETCH_TIMEOUT) covers
-    DNS-to-last-byte of all hops: at it, the sockets are shut down, however slowly data trickles.
+    connection goes to the address checked. The deadline (`timeout`, default FETCH_TIMEOUT) starts
+    before the first DNS lookup and covers every hop to the last byte: at it, the sockets are shut
+    down, however slowly data trickles (a DNS lookup in progress is not interrupted; the system
+    resolver's own timeout bounds it).
     Proxies from the environment are not used (the target must be the address checked).
     """
     timeout = FETCH_TIMEOUT if timeout is None else timeout
