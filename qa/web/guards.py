@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from .errors import error_body
 from .uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,8 @@ class HostCheck:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        await send_json(send, 400, {"error": f"Host header {host!r} is not allowed; start the server with "
-                                              f"--allowed-host NAME to accept it"})
+        await send_json(send, 400, error_body(scope.get("path", ""), 400, f"Host header {host!r} is not allowed; "
+                                              "start the server with --allowed-host NAME to accept it"))
 
 
 class BodyLimit:
@@ -92,7 +93,7 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.limit(scope.get("path", ""))
-        message = {"error": f"request body too large (at most {limit} bytes here)"}
+        message = error_body(scope.get("path", ""), 413, f"request body too large (at most {limit} bytes here)")
         length = _header(scope, b"content-length")
         if length is not None and (not length.strip().isdigit() or int(length) > limit):
             return await send_json(send, 413, message)

@@ -26,6 +26,7 @@ from .. import limits
 from ..index.default import get_index
 from ..index.index import Index
 from ..ingest.article import IngestError, normalize_date
+from .errors import error_body
 from .guards import LOCAL_HOSTS, LoginThrottle, too_many
 
 #: Longest question, and longest earlier question in a history (characters): the library's cap.
@@ -55,9 +56,11 @@ class Security:
 class ApiError(Exception):
     """An error answered as JSON with a 4xx/5xx status."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+                 param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+        self.param, self.code = param, code  # OpenAI's error fields, used under /v1 (qa.web.errors)
 
 
 # ------------------------------------------------------------------ slots
@@ -266,15 +269,13 @@ def _history(turns: list[str], strict: bool = True) -> list[str]:
 def add_error_handlers(app: FastAPI) -> None:
     """Every error as JSON: `{"error": message}`, or OpenAI's shape under /v1/."""
 
-    def _error_body(request: Request, status: int, message: str) -> dict:
-        if request.url.path.startswith("/v1/"):  # OpenAI's error shape, which its clients read
-            return {"error": {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
-                              "code": status}}
-        return {"error": message}
+    def _error_body(request: Request, status: int, message: str, **openai: str | None) -> dict:
+        return error_body(request.url.path, status, message, **openai)  # OpenAI's shape under /v1
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_error_body(request, exc.status, exc.message), status_code=exc.status, headers=exc.headers)
+        return JSONResponse(_error_body(request, exc.status, exc.message, param=exc.param, code=exc.code),
+                            status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -289,7 +290,9 @@ def add_error_handlers(app: FastAPI) -> None:
         for e in errors[:5]:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
-        return JSONResponse(_error_body(request, 422, "invalid request: " + "; ".join(parts)), status_code=422)
+        first = ".".join(str(x) for x in errors[0].get("loc", ()) if x != "body") if errors else ""
+        return JSONResponse(_error_body(request, 422, "invalid request: " + "; ".join(parts), param=first or None),
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
