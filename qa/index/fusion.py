@@ -42,6 +42,13 @@ class Passage:
     def span(self) -> tuple[int, int]:
         return (self.start, self.end)
 
+    def __repr__(self) -> str:
+        # Short: the id, where it is, how well it matched and how it starts (the full text is .text).
+        words = " ".join(self.text.split())
+        prefix = words if len(words) <= 60 else words[:59] + "…"
+        return (f"Passage(article_id={self.article_id!r}, span={self.span}, score={self.score:.3f}, "
+                f"text={prefix!r})")
+
     def to_dict(self) -> dict:
         """The JSON schema of `python -m qa search --json` (see README)."""
         return {"article": self.article_id, "title": self.title, "date": self.date, "text": self.text,

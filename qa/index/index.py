@@ -40,10 +40,8 @@ from .view import _sentences_in, _View
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "ArticleInfo", "Index", "IndexError_", "QAIndexError", "Update"]
+__all__ = ["FORMAT", "ArticleInfo", "Index", "QAIndexError", "Update"]
 
-#: Deprecated name of `QAIndexError`, kept for code that still imports it.
-IndexError_ = QAIndexError
 #: Scale the lexical weight by how much of the question BM25 matched (see BM25.coverage).
 ADAPTIVE_LEXICAL = True
 #: How many candidates each ranking contributes to the fusion.

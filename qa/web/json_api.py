@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..index.index import IndexError_
+from ..index.index import QAIndexError
 from .schemas import AnswerOut, ArticlesOut, AskRequest, ErrorOut, RemovedOut, SearchOut, SearchRequest, UploadOut
 from .state import ApiError, Shared, _dates, _history, _question, shared
 from .uploads import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles
@@ -92,7 +92,7 @@ def api_upload(request: Request, st: Shared = Depends(shared), files: list[Uploa
     st.writes.acquire()
     try:
         u = add_articles(st.idx(), articles).update
-    except IndexError_ as e:  # e.g. the index on disk is damaged or refused
+    except QAIndexError as e:  # e.g. the index on disk is damaged or refused
         raise ApiError(409, str(e)) from None
     except ValueError as e:
         raise ApiError(400, str(e)) from None
@@ -109,7 +109,7 @@ def api_remove(article_id: str, request: Request, st: Shared = Depends(shared)) 
     st.writes.acquire()
     try:
         removed = remove_articles(st.idx(), [article_id])
-    except IndexError_ as e:
+    except QAIndexError as e:
         raise ApiError(409, str(e)) from None
     finally:
         st.writes.release()

@@ -37,7 +37,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ..index.default import DEFAULT_INDEX, get_index
-from ..index.index import Index, IndexError_
+from ..index.index import Index, QAIndexError
 from . import json_api, openai_api
 from .chat_mount import mount_chat
 from .guards import LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard
@@ -230,7 +230,7 @@ def main_serve(args: argparse.Namespace) -> int:
     host = getattr(args, "host", "127.0.0.1") or "127.0.0.1"
     path = Path(getattr(args, "index", DEFAULT_INDEX))
     if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
-        raise IndexError_(f"no index at {path}; build one with: qa index ARTICLES --index {path}")
+        raise QAIndexError(f"no index at {path}; build one with: qa index ARTICLES --index {path}")
     extra = list(getattr(args, "allowed_host", None) or [])
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {host} without a login (--auth-file or QA_AUTH): anyone who can reach it can "
