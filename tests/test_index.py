@@ -32,7 +32,7 @@ def test_save_load_round_trip(tmp_path, fake):
     m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
     assert m["embedder"]["name"] == "fake" and m["embedder"]["dim"] == 64 and m["format"] == 2
     assert m["counts"]["articles"] == 3 and m["segments"][0]["articles"] == 3
-    assert not hasattr(qa, "QAIndexError")  # the old name is gone: QAIndexError
+    assert not hasattr(qa, "IndexError_")  # the old name is gone: QAIndexError
 
 
 def test_incremental_add_embeds_only_new_and_changed(tmp_path, fake):

@@ -68,7 +68,10 @@ def test_ask_returns_the_ask_json_object(srv):
     assert got["found"] is True and got["citations"] and got["passages"]
     for country in COUNTRIES:
         assert country in got["answer"]
-    # the same object as `qa ask --json` / Answer.to_dict() for the same index
+    # the same object as `qa ask --json` / Answer.to_dict() for the same index, plus a `url` on each
+    # citation and passage (the seed article has none of its own: qa's article page)
+    for x in got["citations"] + got["passages"]:
+        assert x.pop("url").startswith(f"{running.url}article/000_")
     local = answer("Which countries were involved?", index=Index.load(running.app.state.index_path)).to_dict()
     assert got == json.loads(json.dumps(local))
 
@@ -88,7 +91,7 @@ def test_search_returns_the_search_json_object(srv):
     got = c.post("/api/search", json={"question": "Welke landen waren betrokken?", "k": 3}).json()
     assert got["question"] == "Welke landen waren betrokken?" and 1 <= len(got["passages"]) <= 3
     p = got["passages"][0]
-    assert set(p) == {"article", "title", "date", "text", "score", "chunk", "span"}
+    assert set(p) == {"article", "title", "date", "text", "score", "chunk", "span", "url"}
     assert "Canada" in " ".join(x["text"] for x in got["passages"])
 
 

@@ -1,4 +1,5 @@
-"""The JSON API router: `/api/ask`, `/api/search`, `/api/articles` (GET, POST upload, DELETE `/api/articles/{id}`).
+"""The JSON API router: `/api/ask`, `/api/search`, `/api/articles` (GET; POST files or JSON; DELETE
+`/api/articles/{id}`).
 
 Errors are `{"error": message}` with a 4xx status (qa.web.state.add_error_handlers). Each route checks
 the caller (`Shared.authorize`) first; answers and searches take an answer slot, uploads and removals
@@ -6,16 +7,24 @@ a write slot. See docs/api.md.
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from ..index.index import QAIndexError
-from .schemas import AnswerOut, ArticlesOut, AskRequest, ErrorOut, RemovedOut, SearchOut, SearchRequest, UploadOut
+from ..ingest.article import Article, IngestError
+from ..ingest.read import parse_record
+from .pages import SourceUrls, base_url
+from .render import safe_url
+from .schemas import (AnswerOut, ArticleIn, ArticlesOut, AskRequest, ErrorOut, RemovedOut, SearchOut, SearchRequest,
+                      UploadOut)
 from .state import ApiError, Shared, _dates, _history, _question, shared
 from .uploads import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles
 
@@ -25,8 +34,18 @@ err = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorO
        429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
+def _with_urls(d: dict, urls: SourceUrls) -> dict:
+    """An answer or search object with a `url` on each citation and passage (see qa.web.pages)."""
+    for c in d.get("citations", ()):
+        c["url"] = urls(c["article"], c["span"][0])
+    for p in d.get("passages", ()):
+        p["url"] = urls(p["article"], p["span"][0])
+    return d
+
+
 @router.post("/api/ask", response_model=AnswerOut, response_model_exclude_unset=True, responses=err, tags=["api"],
-             summary="Answer a question from the articles, with citations (the `qa ask --json` object)")
+             summary="Answer a question from the articles, with citations (the `qa ask --json` object, "
+                     "with a `url` on each citation and passage)")
 async def api_ask(body: AskRequest, request: Request, st: Shared = Depends(shared)) -> dict:
     from ..answers.answer import user_turns
 
@@ -34,23 +53,26 @@ async def api_ask(body: AskRequest, request: Request, st: Shared = Depends(share
     q = _question(body.question)
     history = _history(user_turns([h if isinstance(h, str) else h.model_dump() for h in body.history or []]))
     dfrom, dto = _dates(body.date_from, body.date_to)
-    return (await st.answer_now(q, history, body.k, dfrom, dto)).to_dict()
+    a = await st.answer_now(q, history, body.k, dfrom, dto)
+    return _with_urls(a.to_dict(), SourceUrls(st.idx(), base_url(request)))
 
 
 @router.post("/api/search", response_model=SearchOut, responses=err, tags=["api"],
-             summary="The passages that best match a question (the `qa search --json` object)")
+             summary="The passages that best match a question (the `qa search --json` object, with a `url` "
+                     "on each passage)")
 async def api_search(body: SearchRequest, request: Request, st: Shared = Depends(shared)) -> dict:
     st.authorize(request)
     q = _question(body.question)
     dfrom, dto = _dates(body.date_from, body.date_to)
     await st.slots.acquire()
     try:
-        passages = await run_in_threadpool(lambda: st.idx().search(q, k=body.k, date_from=dfrom, date_to=dto))
+        idx = st.idx()
+        passages = await run_in_threadpool(lambda: idx.search(q, k=body.k, date_from=dfrom, date_to=dto))
     except ValueError as e:
         raise ApiError(400, str(e)) from None
     finally:
         st.slots.release()
-    return {"question": q, "passages": [p.to_dict() for p in passages]}
+    return _with_urls({"question": q, "passages": [p.to_dict() for p in passages]}, SourceUrls(idx, base_url(request)))
 
 
 @router.get("/api/articles", response_model=ArticlesOut, responses=err, tags=["api"],
@@ -64,10 +86,41 @@ def api_articles(request: Request, st: Shared = Depends(shared)) -> dict:
             "count": len(rows), "chunks": len(i)}
 
 
-@router.post("/api/articles", response_model=UploadOut, responses=err, tags=["api"],
-             summary="Upload article files (.txt .md .html .json .jsonl; multipart field `files`)")
-def api_upload(request: Request, st: Shared = Depends(shared), files: list[UploadFile] = File(..., description="one or more files")) -> Any:
-    st.authorize(request)
+#: The upload route's two bodies, for the OpenAPI document (the route reads the body itself).
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "one or more files (.txt .md .html .json .jsonl .pdf .docx)"},
+        "date": {"type": "string", "description": "YYYY, YYYY-MM or YYYY-MM-DD: the date of every article in "
+                                                  "the files (default: the date each file gives, if any)"}}}},
+    "application/json": {"schema": {"anyOf": [ArticleIn.model_json_schema(),
+                                              {"type": "array", "items": ArticleIn.model_json_schema()}]}}}}}
+
+
+def json_articles(body: object) -> tuple[list[Article], list[str]]:
+    """Articles from a JSON body: one object {text, title, url, date, id} or a list of them."""
+    records = body if isinstance(body, list) else [body]
+    articles, problems = [], []
+    for n, rec in enumerate(records):
+        where = f"article {n + 1}" if isinstance(body, list) else "the article"
+        text = rec.get("text") if isinstance(rec, dict) else None
+        if isinstance(text, str) and len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
+            problems.append(f"{where}: text is over the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
+            continue
+        url = rec.get("url") if isinstance(rec, dict) else None
+        # the URL names the article (as a feed item's link does); else the text does, so posting the
+        # same text again changes nothing and a different text never replaces another article
+        fallback = safe_url(url if isinstance(url, str) else None) or \
+            "api-" + hashlib.sha256((text if isinstance(text, str) else "").encode("utf-8")).hexdigest()[:12]
+        try:
+            articles.append(parse_record(rec, "upload:api", fallback))
+        except IngestError as e:
+            problems.append(f"{where}: {e}")
+    return articles, problems
+
+
+def _read_files(files: list[UploadFile], date: str | None) -> tuple[list[Article], list[str]]:
+    """The articles in uploaded files (each copied to a temp file of its own), dated `date` if given."""
     articles, problems = [], []
     with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
         for n, f in enumerate(files):
@@ -84,11 +137,45 @@ def api_upload(request: Request, st: Shared = Depends(shared), files: list[Uploa
                 problems.append(f"{name}: file is over the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
                 continue
             arts, probs = read_upload(dest, name)
-            articles += arts
+            articles += [replace(a, date=date) for a in arts] if date else arts
             problems += probs
+    return articles, problems
+
+
+@router.post("/api/articles", response_model=UploadOut, responses={**err, 415: {"model": ErrorOut}}, tags=["api"],
+             openapi_extra=UPLOAD_BODY,
+             summary="Add articles: files (multipart field `files`, optional `date`) or JSON {text, title, url, date}")
+async def api_upload(request: Request, st: Shared = Depends(shared)) -> Any:
+    st.authorize(request)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "the request body is not valid JSON") from None
+        articles, problems = json_articles(body)
+    elif kind == "multipart/form-data":
+        form = await request.form()
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not files:
+            raise ApiError(400, "no files: send them in the multipart field `files`")
+        raw_date = form.get("date")
+        date = _dates(raw_date if isinstance(raw_date, str) else None, None)[0]
+        try:
+            articles, problems = await run_in_threadpool(_read_files, files, date)
+        finally:
+            await form.close()
+    else:
+        raise ApiError(415, f"Content-Type {kind or '(none)'} is not accepted: send files as multipart/form-data "
+                            "(field `files`) or one article as application/json {\"text\", \"title\", \"url\", \"date\"}")
     if not articles:
         return JSONResponse({"error": "nothing was indexed: " + ("; ".join(problems) or "no articles in the files"),
                              "problems": problems}, status_code=400)
+    return await run_in_threadpool(_add, st, articles, problems)
+
+
+def _add(st: Shared, articles: list[Article], problems: list[str]) -> dict:
+    """Add `articles` inside the write slot; the upload route's reply."""
     st.writes.acquire()
     try:
         u = add_articles(st.idx(), articles).update

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 #: The model name the OpenAI-compatible endpoint answers to.
 MODEL_ID = "qa"
@@ -31,6 +31,11 @@ class SearchRequest(BaseModel):
     date_to: str | None = None
 
 
+#: `url` of a passage or citation: the article's own URL, else qa's reader at the cited sentence.
+URL_FIELD = Field(None, description="the article's own URL, else this server's reader page "
+                                   "/article/{id}#s{start} at the passage or sentence")
+
+
 class PassageOut(BaseModel):
     article: str
     title: str
@@ -39,6 +44,7 @@ class PassageOut(BaseModel):
     score: float
     chunk: str
     span: list[int]
+    url: str | None = URL_FIELD
 
 
 class CitationOut(BaseModel):
@@ -48,6 +54,7 @@ class CitationOut(BaseModel):
     date: str | None
     sentence: str
     span: list[int]
+    url: str | None = URL_FIELD
 
 
 class AnswerOut(BaseModel):
@@ -97,20 +104,116 @@ class RemovedOut(BaseModel):
     articles: int
 
 
+class ArticleIn(BaseModel):
+    """One article as JSON (`POST /api/articles` with Content-Type: application/json)."""
+
+    text: str = Field(description="the article's body (required, not empty)")
+    title: str | None = Field(None, description="default: the first sentence")
+    url: str | None = Field(None, description="the article's own URL")
+    date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    id: str | None = Field(None, description="default: the URL, else 'api-' and a hash of the text "
+                                             "(an existing id is updated)")
+
+
 class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     role: str
     content: Union[str, list[dict[str, Any]], None] = None
 
 
 class ChatRequest(BaseModel):
-    """OpenAI chat completions; other OpenAI fields are accepted and ignored. Extra: k, date_from, date_to."""
+    """OpenAI chat completions. Refused with a 400: `n` other than 1, `response_format` other than text,
+    `tools`, `functions`, `tool_choice`. Other OpenAI fields are accepted and ignored. Extra: k,
+    date_from, date_to."""
+
+    model_config = ConfigDict(extra="allow")
 
     model: str = MODEL_ID
     messages: list[ChatMessage]
     stream: bool = False
+    stream_options: dict[str, Any] | None = Field(None, description="{\"include_usage\": true} adds a usage chunk")
+    max_tokens: int | None = Field(None, ge=1, description="cut the reply at this many tokens "
+                                                           "(finish_reason \"length\")")
+    max_completion_tokens: int | None = Field(None, ge=1, description="the same as max_tokens")
+    n: int | None = Field(None, description="only 1")
+    response_format: dict[str, Any] | None = Field(None, description="only {\"type\": \"text\"}")
+    tools: list[Any] | None = Field(None, description="not supported")
+    functions: list[Any] | None = Field(None, description="not supported")
+    tool_choice: Any = Field(None, description="not supported")
     k: int = Field(5, ge=1, le=20)
     date_from: str | None = None
     date_to: str | None = None
+
+
+class UrlCitation(BaseModel):
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+class Annotation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+    refusal: str | None = None
+    annotations: list[Annotation] = []
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionOut(BaseModel):
+    """A chat completion; with `stream: true` the same as server-sent `chat.completion.chunk` events."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    found: bool | None = Field(None, description="qa: whether the articles answer the question")
+    citations: list[CitationOut] = Field([], description="qa: the cited sentences (also in annotations)")
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelsOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+class OpenAIError(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str
+
+
+class OpenAIErrorOut(BaseModel):
+    """Errors under /v1, in OpenAI's shape."""
+
+    error: OpenAIError
 
 
 class ErrorOut(BaseModel):

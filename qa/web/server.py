@@ -38,7 +38,7 @@ from fastapi import FastAPI
 
 from ..index.default import DEFAULT_INDEX, get_index
 from ..index.index import Index, QAIndexError
-from . import json_api, openai_api
+from . import json_api, openai_api, pages
 from .chat_mount import mount_chat
 from .guards import LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard
 from .openai_api import format_reply  # noqa: F401  (re-exported)
@@ -108,9 +108,10 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     index_path = index.path if isinstance(index, Index) else Path(index)
     first = index if isinstance(index, Index) else get_index(index_path)
     st = Shared(index_path, security, llm, _Slots(answer_concurrency, answer_queue), _WriteSlots(WRITE_QUEUE))
-    app = FastAPI(title="qa", version=__version__,
-                  description="Ask questions of your news articles: answers with citations. "
-                              "Errors are JSON {\"error\": message}. See docs/api.md.")
+    app = FastAPI(title="qa", version=__version__, docs_url=None, redoc_url=None,  # pages.add_docs: offline
+                  description="Ask questions of your news articles: answers with citations. Errors are JSON "
+                              "{\"error\": message}; under /v1 OpenAI's {\"error\": {message, type, param, code}}. "
+                              "See docs/api.md.")
     app.state.qa = st
     app.state.throttle = st.throttle
     app.state.security = security
@@ -118,6 +119,8 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     add_error_handlers(app)
     app.include_router(json_api.router)
     app.include_router(openai_api.router)
+    app.include_router(pages.router)
+    pages.add_docs(app)
     app.state.demo = mount_chat(app, st, first, demo=demo, server_name=server_name, server_port=server_port)
 
     # ---- guards around everything (the last added runs first)
