@@ -1,5 +1,5 @@
 # `make chat` runs the web chat on the shipped articles; `make test` runs the tests.
-# Both create .venv and install the package (editable, with its test and ray extras) on first use.
+# Both create .venv and install the package (editable, with the test, ray, st and train extras) on first use.
 PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.txt | cksum | cut -d' ' -f1)
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.txt | cksum 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,ray]'
+	$(VENV)/bin/pip install -q -e '.[test,ray,st,train]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

