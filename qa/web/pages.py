@@ -26,6 +26,10 @@ from .state import Shared, shared
 
 #: Where the docs' scripts and styles are served.
 DOCS_STATIC = "/qa-docs-static"
+#: The docs pages may load from this server only: offline that is all there is, and ReDoc's footer
+#: logo (from its CDN) is then blocked by the browser instead of being requested.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
 
 router = APIRouter()
 
@@ -120,16 +124,21 @@ def add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API docs",
+        return _csp(get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API docs",
                                    swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
                                    swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
                                    # no online validator badge: nothing leaves this machine
-                                   swagger_ui_parameters={"validatorUrl": None})
+                                   swagger_ui_parameters={"validatorUrl": None}))
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API docs",
-                              redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
-                              redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False)
+        return _csp(get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API docs",
+                                   redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+                                   redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False))
+
+
+def _csp(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
