@@ -80,15 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start from an empty index (re-embeds everything)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="embed on a Ray cluster: auto, ray://HOST:10001 or HOST:6379; no ADDRESS starts a local "
-                        "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
+                        "instance (needs: pip install 'qa-news[ray]'; see docs/distributed.md)")
     p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
     p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
     p.add_argument("--allow-private", action="store_true", help="feeds: also fetch from loopback, private and "
                    "link-local addresses (refused by default, also after redirects)")
     p.add_argument("--follow-symlinks", action="store_true", help="read symlinks in input folders that lead "
                    "outside them (skipped by default)")
-    p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
-                   "indexing new and changed items until Ctrl-C")
+    p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h "
+                   "(at least 60s), indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("remove", help="remove articles by id")

@@ -87,7 +87,7 @@ def assert_same(a: Index, b: Index) -> None:
 
 @pytest.mark.slow
 def test_ray_index_is_identical_to_local(corpus, local_index, tmp_path, capsys):
-    import ray  # installed by requirements.txt for the tests; users get it with the qa[ray] extra
+    import ray  # installed by requirements.txt for the tests; users get it with the qa-news[ray] extra
     from qa.index.distributed import ray_embedder
 
     assert not ray.is_initialized()
@@ -116,7 +116,7 @@ def test_without_ray_one_line_with_install_hint(tmp_path, monkeypatch, capsys):
     assert main(["index", str(SEEDS), "--index", str(tmp_path / "ix"), "--ray"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: --ray needs Ray")
-    assert "pip install 'qa[ray]'" in err
+    assert "pip install 'qa-news[ray]'" in err
     assert not (tmp_path / "ix").exists()  # failed before any work
 
 

