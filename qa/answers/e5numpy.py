@@ -45,7 +45,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 class E5Numpy:
-    """The encoder over float32 weights (dequantized, optionally replaced), one text at a time."""
+    """The encoder over float32 weights (dequantized, optionally replaced), on right-padded batches."""
 
     def __init__(self, f: E5File | None = None, replace: Mapping[str, np.ndarray] | None = None,
                  n_layers: int | None = None, act_q8: bool = True) -> None:
@@ -60,50 +60,69 @@ class E5Numpy:
         """A weight: the replacement if given, else the file's (dequantized) tensor."""
         return self.replace[name] if name in self.replace else self.file.weights[name]
 
-    def _mm(self, x: np.ndarray, name: str) -> np.ndarray:
-        a = quantize_acts_q8(x) if self.act_q8 else x
-        return a @ self.w(name + ".w").T + self.w(name + ".b")
+    def _mm(self, x: np.ndarray, name: str, quantized: bool = False) -> np.ndarray:
+        """x @ W.T + b over the last axis (one 2-D BLAS call), inputs Q8-rounded when act_q8."""
+        a = quantize_acts_q8(x) if self.act_q8 and not quantized else x
+        y = a.reshape(-1, a.shape[-1]) @ self.w(name + ".w").T + self.w(name + ".b")
+        return y.reshape(*a.shape[:-1], -1)
 
-    def embed_ids(self, ids: Sequence[int]) -> np.ndarray:
-        """Embedding-layer output [L, H] for one input (ids include <s> and </s>)."""
+    def embed_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Embedding-layer output [B, L, H] for right-padded ids [B, L] (with <s> and </s>)."""
         ids_a = np.asarray(ids, dtype=np.int64)
         if "emb.word" in self.replace:
             x = self.replace["emb.word"][ids_a]
         else:
-            x = self.file.rows("emb.word", ids_a)
-        x = x + self.w("emb.pos")[: len(ids_a)] + self.w("emb.type")[0]
+            x = self.file.rows("emb.word", ids_a.reshape(-1)).reshape(*ids_a.shape, -1)
+        x = x + self.w("emb.pos")[: ids_a.shape[1]] + self.w("emb.type")[0]
         return layer_norm(x, self.w("emb.ln.w"), self.w("emb.ln.b"), self.cfg.eps)
 
-    def layer(self, x: np.ndarray, l: int) -> np.ndarray:
-        """One post-LN BERT layer over one input [L, H]."""
+    def layer(self, x: np.ndarray, l: int, key_bias: np.ndarray) -> np.ndarray:
+        """One post-LN BERT layer over [B, L, H]; key_bias [B, 1, 1, L] is 0 or -1e9 (padding)."""
         H, nh = self.cfg.hidden, self.cfg.n_heads
         hd = H // nh
-        L = x.shape[0]
+        B, L = x.shape[:2]
         a = quantize_acts_q8(x) if self.act_q8 else x
-        q = (a @ self.w(f"l{l}.q.w").T + self.w(f"l{l}.q.b")).reshape(L, nh, hd).transpose(1, 0, 2)
-        k = (a @ self.w(f"l{l}.k.w").T + self.w(f"l{l}.k.b")).reshape(L, nh, hd).transpose(1, 0, 2)
-        v = (a @ self.w(f"l{l}.v.w").T + self.w(f"l{l}.v.b")).reshape(L, nh, hd).transpose(1, 0, 2)
-        s = q @ k.transpose(0, 2, 1) * np.float32(1.0 / np.sqrt(hd))
+
+        def heads(name: str) -> np.ndarray:
+            return self._mm(a, name, quantized=True).reshape(B, L, nh, hd).transpose(0, 2, 1, 3)
+
+        q, k, v = heads(f"l{l}.q"), heads(f"l{l}.k"), heads(f"l{l}.v")
+        s = q @ k.transpose(0, 1, 3, 2) * np.float32(1.0 / np.sqrt(hd)) + key_bias
         s = np.exp(s - s.max(axis=-1, keepdims=True))
         p = s / s.sum(axis=-1, keepdims=True)
-        ctx = (p @ v).transpose(1, 0, 2).reshape(L, H)
+        ctx = (p @ v).transpose(0, 2, 1, 3).reshape(B, L, H)
         x = layer_norm(x + self._mm(ctx, f"l{l}.ao"), self.w(f"l{l}.aln.w"), self.w(f"l{l}.aln.b"), self.cfg.eps)
         mid = gelu(self._mm(x, f"l{l}.fi"))
         return layer_norm(x + self._mm(mid, f"l{l}.fo"), self.w(f"l{l}.oln.w"), self.w(f"l{l}.oln.b"), self.cfg.eps)
 
-    def hidden(self, ids: Sequence[int], upto: int | None = None) -> np.ndarray:
-        """Token hidden states [L, H] after `upto` layers (default: all of this model's layers)."""
+    def hidden(self, seqs: Sequence[Sequence[int]], upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(token states [B, L, H] after `upto` layers (default all), mask [B, L]) for id lists."""
+        L = max(len(s) for s in seqs)
+        ids = np.full((len(seqs), L), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(seqs), L), dtype=np.float32)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = s
+            mask[i, : len(s)] = 1.0
+        key_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         x = self.embed_ids(ids)
         for l in range(self.n_layers if upto is None else upto):
-            x = self.layer(x, l)
-        return x
+            x = self.layer(x, l, key_bias)
+        return x, mask
 
-    def embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        """Pooled, L2-normalised vectors [N, H], windows weighted by content length as e5.c."""
-        out = np.zeros((len(texts), self.cfg.hidden), dtype=np.float32)
-        for i, t in enumerate(texts):
-            acc = np.zeros(self.cfg.hidden, dtype=np.float64)
-            for win in self.tokenizer.windows(t, is_query, self.cfg.max_pos):
-                acc += max(len(win) - 2, 1) * self.hidden(win).mean(axis=0)
-            out[i] = acc / max(np.linalg.norm(acc), 1e-12)
-        return out
+    def pooled(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        """Mean over each input's tokens (<s>, </s> included), not normalised: [B, H]."""
+        x, mask = self.hidden(seqs)
+        return ((x * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def embed(self, texts: Sequence[str], is_query: bool, batch: int = 16) -> np.ndarray:
+        """Pooled, L2-normalised vectors [N, H] as the engine returns them (long texts in windows,
+        weighted by content length). Inputs are batched by length to limit padding."""
+        wins = [(i, w) for i, t in enumerate(texts) for w in self.tokenizer.windows(t, is_query, self.cfg.max_pos)]
+        wins.sort(key=lambda iw: len(iw[1]))
+        acc = np.zeros((len(texts), self.cfg.hidden), dtype=np.float64)
+        for a in range(0, len(wins), batch):
+            chunk = wins[a:a + batch]
+            pooled = self.pooled([w for _, w in chunk])
+            for (i, w), p in zip(chunk, pooled):
+                acc[i] += max(len(w) - 2, 1) * p
+        return (acc / np.maximum(np.linalg.norm(acc, axis=1, keepdims=True), 1e-12)).astype(np.float32)
