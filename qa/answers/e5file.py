@@ -288,6 +288,9 @@ def write_e5file(src: E5File, dst: str | os.PathLike[str], replace: Mapping[str,
     unknown = set(replace) - set(src.entries)
     if unknown:
         raise KeyError(f"cannot replace {sorted(unknown)}: not in {src.path}; names look like 'l11.q.w'")
+    lost = sorted(n for n in replace if _dropped(n, nl))
+    if lost:
+        raise ValueError(f"replacements {lost} are for layers a {nl}-layer file drops; raise n_layers or drop them")
     keep = [e for e in src.entries.values() if not _dropped(e.name, nl)]
     payload: dict[str, bytes | np.ndarray] = {}
     for e in keep:
