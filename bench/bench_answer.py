@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from qa import Index, load_articles  # noqa: E402
-from qa.answer import answer  # noqa: E402
+from qa.answers.answer import answer  # noqa: E402
 
 SEED_QUESTIONS = [
     ("Which countries were involved?", None), ("Welke landen waren betrokken bij de actie?", None),

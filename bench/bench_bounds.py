@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import Index, answer, load_articles  # noqa: E402
-from qa.chunk import chunk_text  # noqa: E402
-from qa.ingest import Article  # noqa: E402
+from qa.ingest.chunk import chunk_text  # noqa: E402
+from qa.ingest.article import Article  # noqa: E402
 
 Q = "Which countries were involved?"
 

@@ -30,7 +30,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from qa import Index, load_articles
-    from qa.server import serve
+    from qa.web.server import serve
 
     idx = Index(Path(tempfile.mkdtemp()) / "index")
     idx.add(load_articles([Path(__file__).resolve().parent.parent / "seeds"])[0])

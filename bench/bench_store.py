@@ -3,7 +3,7 @@ search given the query vector, RSS; beside a FAISS-only save/load of the same ve
 
     python bench/bench_store.py [--sizes 10000 100000] [--dir /tmp/qa-bench-store]
 
-The index is synthetic (built through qa.store like a bulk first `add`): articles of 3 chunks,
+The index is synthetic (built through qa.index.store like a bulk first `add`): articles of 3 chunks,
 ~3.5 sentences a chunk, 40-word chunks from a 20k-word vocabulary, random unit vectors (384-d).
 Cold load and RSS are measured in a fresh process (`python -c`), page cache warm, as the issue did.
 """
@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.bm25 import LexicalSegment  # noqa: E402
-from qa.ingest import Article  # noqa: E402
-from qa.store import Manifest, SegmentData, Store, fingerprint, probe_code  # noqa: E402
+from qa.index.bm25 import LexicalSegment  # noqa: E402
+from qa.ingest.article import Article  # noqa: E402
+from qa.index.store import Manifest, SegmentData, Store, fingerprint, probe_code  # noqa: E402
 
 DIM = 384
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import qa
 from qa import Index, answer, load_articles
-from qa.ingest import Article
+from qa.ingest.article import Article
 
 Q = "Which countries were involved?"
 

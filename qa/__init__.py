@@ -4,15 +4,18 @@
     retrieve("Which countries were involved?")      # list[Passage]
     answer("Which countries were involved?")        # Answer, with citations
 
-Heavy libraries (faiss, the embedding model, gradio) load on first use, not on import.
+The package follows the pipeline in four wings, imports running one way (web -> answers -> index
+-> ingest, qa.limits below all): qa.ingest (articles in), qa.index (chunks, vectors, search),
+qa.answers (cited answers), qa.web (the server and the chat). Heavy libraries (faiss, the
+embedding model, gradio) load on first use, not on import.
 """
-from .answer import Answer, Citation, answer  # binds qa.answer to the function, not the module
-from .api import get_index, retrieve
-from .embed import Embedder, get_embedder
-from .index import ArticleInfo, Index, IndexError_, QAIndexError, Update
-from .ingest import Article, Skipped, load_articles
-from .search import Passage
+from .api import Answer, Citation, answer, answer_stream, get_index, retrieve
+from .index.embed import Embedder, get_embedder
+from .index.fusion import Passage
+from .index.index import ArticleInfo, Index, IndexError_, QAIndexError, Update
+from .ingest.article import Article, Skipped
+from .ingest.read import load_articles
 
 __version__ = "0.1.0"
 __all__ = ["Article", "ArticleInfo", "Embedder", "Index", "IndexError_", "QAIndexError", "Passage", "Skipped", "Update",
-           "get_embedder", "get_index", "load_articles", "retrieve", "answer", "Answer", "Citation"]
+           "get_embedder", "get_index", "load_articles", "retrieve", "answer", "answer_stream", "Answer", "Citation"]

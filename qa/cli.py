@@ -5,19 +5,21 @@ The only module that prints. Errors are one line on stderr and a non-zero exit s
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from . import limits
-from .api import DEFAULT_INDEX, default_seeds, get_index
-from .embed import EmbedderError
-from .index import Index, QAIndexError, Update
-from .ingest import Article
-from .store import check_writable
+from .index.default import DEFAULT_INDEX, default_seeds, get_index
+from .index.embed import EmbedderError
+from .index.index import Index, QAIndexError, Update
+from .ingest.article import Article
+from .index.store import check_writable
 
 
 class CliError(Exception):
@@ -51,7 +53,7 @@ _date = _arg_type(lambda v: limits.check_date(v, "date"), "date")
 
 
 def _interval(value: str) -> float:
-    from .feeds import parse_interval
+    from .ingest.feeds import parse_interval
 
     return _arg_type(parse_interval, "interval")(value)
 
@@ -81,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "instance (needs: pip install 'qa[ray]'; see docs/distributed.md)")
     p.add_argument("--ray-workers", type=int, metavar="N", help="with --ray: embedding workers (default: one per CPU)")
     p.add_argument("--fetch", action="store_true", help="feeds: fetch the linked page of items that have only a summary")
+    p.add_argument("--allow-private", action="store_true", help="feeds: also fetch from loopback, private and "
+                   "link-local addresses (refused by default, also after redirects)")
+    p.add_argument("--follow-symlinks", action="store_true", help="read symlinks in input folders that lead "
+                   "outside them (skipped by default)")
     p.add_argument("--every", type=_interval, metavar="INTERVAL", help="feeds: keep polling, e.g. every 30m or 2h, "
                    "indexing new and changed items until Ctrl-C")
     p.set_defaults(func=cmd_index)
@@ -186,7 +192,7 @@ def _is_url(p: str) -> bool:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .ingest import load_articles
+    from .ingest.read import load_articles
 
     t0 = time.perf_counter()
     paths = args.paths or [str(default_seeds())]
@@ -194,7 +200,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not _is_url(p) and not Path(p).exists():
             raise CliError(f"{p}: no such file or folder")
     if args.ray is not None:  # fail before any work if Ray is missing or the address is wrong
-        from .distributed import DistributedError, check_address, import_ray
+        from .index.distributed import DistributedError, check_address, import_ray
 
         if args.every:
             raise CliError("--ray cannot be combined with --every: poll without --ray, or run --ray once")
@@ -209,10 +215,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.every:
         return _poll(args, paths)
     if args.rebuild:
-        idx = Index(args.index, args.model)
+        idx = Index.create(args.index, args.model, overwrite=True)
     else:
         idx = Index.open(args.index, args.model)
-    articles, skipped = load_articles(paths, fetch=args.fetch)
+    articles, skipped = load_articles(paths, fetch=args.fetch, allow_private=args.allow_private,
+                                      follow_symlinks=args.follow_symlinks)
     if not articles and len(skipped) == 1:  # e.g. one feed that cannot be fetched: one line
         raise CliError(f"{skipped[0].source}: {skipped[0].reason}; nothing indexed, {args.index} is unchanged")
     for s in skipped:
@@ -229,7 +236,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _add_on_ray(idx: Index, articles: list[Article], args: argparse.Namespace) -> Update:
-    from .distributed import DistributedError, ray_embedder
+    from .index.distributed import DistributedError, ray_embedder
 
     try:
         with ray_embedder(idx.embedder.name, idx.embedder.dim, args.ray, args.ray_workers,
@@ -246,8 +253,8 @@ _max_rounds: int | None = None
 
 def _poll(args: argparse.Namespace, paths: list[str]) -> int:
     """`index FEED --every 30m`: index new and changed items each round until Ctrl-C; one line per round."""
-    from .feeds import FeedState
-    from .ingest import load_articles
+    from .ingest.feeds import FeedState
+    from .ingest.read import load_articles
 
     state = FeedState()
     reported: set[tuple[str, str]] = set()
@@ -256,7 +263,9 @@ def _poll(args: argparse.Namespace, paths: list[str]) -> int:
         while True:
             n += 1
             t0 = time.perf_counter()
-            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state)
+            articles, skipped = load_articles(paths, fetch=args.fetch, feed_state=state,
+                                              allow_private=args.allow_private,
+                                              follow_symlinks=args.follow_symlinks)
             for s in skipped:  # each problem once, not every round
                 if (s.source, s.reason) not in reported:
                     reported.add((s.source, s.reason))
@@ -354,14 +363,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import main_ask
+    from .answers.answer import main_ask
 
     questions = _questions(args.question)  # checked before the index (maybe built) and the model load
     return main_ask(args, _open_index(args.index), questions)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import main_serve
+    from .web.server import main_serve
 
     return main_serve(args)
 
@@ -390,3 +399,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # disk full, a read-only or foreign-owned folder, ...: no traceback
+        print(f"error: {limits.printable(_os_error(e))}", file=sys.stderr)
+        return 2
+
+
+#: What to do about the errors a write to the index folder meets (errno -> hint).
+_OS_HINTS = {errno.ENOSPC: "free some disk space and run the command again",
+             errno.EDQUOT: "free some of your disk quota and run the command again",
+             errno.EROFS: "the file system is read-only; give a writable --index",
+             errno.EACCES: "you may not write there; give a writable --index or fix the permissions",
+             errno.EPERM: "you may not write there; give a writable --index or fix the permissions"}
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an OSError: what failed, on which file, and what to do. The index keeps its
+    last committed generation: a write that fails before the manifest is replaced leaves it as it was."""
+    what = e.strerror or str(e) or type(e).__name__
+    code = e.errno or 0
+    if not code and "requested and" in what and "written" in what:  # numpy's short write: the disk filled up
+        what, code = f"{os.strerror(errno.ENOSPC)} (a write stopped short: {what})", errno.ENOSPC
+    where = f" ({e.filename})" if e.filename else ""
+    hint = _OS_HINTS.get(code, "nothing was half-written")
+    return f"{what}{where}; the index keeps its last committed state; {hint}"

@@ -275,7 +275,7 @@ class Mode:
 
 def parse_mode(spec: str) -> Mode:
     """`dense`, `bm25`, `fused` (the index defaults) or `D:L` weights, e.g. `2:1`."""
-    from .search import DENSE_WEIGHT, LEXICAL_WEIGHT
+    from .index.fusion import DENSE_WEIGHT, LEXICAL_WEIGHT
 
     named = {"dense": (1.0, 0.0), "bm25": (0.0, 1.0), "fused": (DENSE_WEIGHT, LEXICAL_WEIGHT)}
     if spec in named:
@@ -411,7 +411,7 @@ def xquad_sets(shared: Path, out: Path, test_titles: Sequence[str]) -> dict[str,
 
     test = {_slug(t) for t in test_titles}
     if not test:
-        raise ValueError("no test titles: the answer model names them (qa/answer_model.json 'about.test_titles')")
+        raise ValueError("no test titles: the answer model names them (qa/answers/answer_model.json 'about.test_titles')")
     written: dict[str, int] = {}
     out.mkdir(parents=True, exist_ok=True)
 
@@ -460,7 +460,7 @@ XQUAD_SETS_NOTE = """Written by `python train/make_eval.py` (qa.evaluate.xquad_s
 
 XQuAD (Artetxe, Ruder and Yogatama, 2019) and one SQuAD 2.0 dev article (Rajpurkar, Jia and Liang,
 2018), CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/); these derived files are under
-the same license. Only the test split's articles (qa/answer_model.json "about.test_titles") are asked
+the same license. Only the test split's articles (qa/answers/answer_model.json "about.test_titles") are asked
 about; see docs/answers.md for the sets and how to run them.
 """
 
@@ -587,7 +587,7 @@ def format_report(r: Report, max_failures: int = 30) -> str:
 
 def _answer_fn() -> tuple[AnswerFn | None, str]:
     try:
-        from .answer import answer
+        from .answers.answer import answer
     except ModuleNotFoundError as e:
         if e.name and e.name.endswith("answer"):
             return None, "qa.answer is not available"
@@ -625,8 +625,8 @@ def main_eval(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         if args.articles:
-            from .index import Index
-            from .ingest import load_articles
+            from .index.index import Index
+            from .ingest.read import load_articles
 
             for p in args.articles:
                 if not p.exists():
@@ -645,7 +645,7 @@ def main_eval(args: argparse.Namespace) -> int:
         else:
             if max_words or args.model:
                 raise ValueError("--max-words and --model only apply with --articles (a temporary index)")
-            from .api import get_index
+            from .index.default import get_index
 
             idx = get_index(args.index)
             where = str(args.index)

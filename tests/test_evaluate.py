@@ -9,7 +9,7 @@ import pytest
 from qa.evaluate import (Answered, Question, Retrieved, answer_metrics, convert_squad, failures, missing_groups,
                          parse_mode, parse_question, parse_questions, passage_rank, percentile,
                          retrieval_metrics, run, sentence_around, write_squad)
-from qa.search import Passage
+from qa.index.fusion import Passage
 
 
 def _line(**kw) -> str:
@@ -129,7 +129,7 @@ def test_parse_mode():
 # ------------------------------------------------------------------------------ run() with stand-ins
 
 @dataclass(frozen=True)
-class _Answer:  # the shape of qa.answer.Answer that evaluate relies on
+class _Answer:  # the shape of qa.answers.answer.Answer that evaluate relies on
     text: str
     found: bool
     passages: list = field(default_factory=list)

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import FakeEmbedder
 from qa import Article, Index, IndexError_, QAIndexError
-from qa.store import SEGMENT_FILES
+from qa.index.store import SEGMENT_FILES
 
 
 def arts(n=3, prefix="a", year=2018):
@@ -166,16 +166,16 @@ def test_same_name_and_dim_but_another_model_is_refused(saved):
 
 
 def test_interrupted_add_leaves_previous_index(saved, monkeypatch):
-    import qa.store
+    import qa.index.store
 
     idx = Index.load(saved, embedder=FakeEmbedder())
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    real = qa.store.fsync_path
+    real = qa.index.store.fsync_path
     # interrupted at the folder's fsync, after the segment's files were written and fsynced
-    monkeypatch.setattr(qa.store, "fsync_path", lambda p: boom() if p.is_dir() else real(p))
+    monkeypatch.setattr(qa.index.store, "fsync_path", lambda p: boom() if p.is_dir() else real(p))
     with pytest.raises(KeyboardInterrupt):
         idx.add([Article(id="new", title="n", text="Nieuw bericht over Brugge.")])
     monkeypatch.undo()

@@ -1,11 +1,11 @@
-"""PDF and DOCX articles (qa/ingest.py): text extracted, title and date kept, bad files refused in one line."""
+"""PDF and DOCX articles (qa/ingest/read.py): text extracted, title and date kept, bad files refused in one line."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from qa.ingest import read_file
+from qa.ingest.read import read_file
 
 
 def make_pdf(path: Path, lines: list[str], title: str | None = None, date: str = "20260312") -> Path:

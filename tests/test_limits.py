@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from qa import limits
-from qa.chunk import MAX_UNIT_CHARS, chunk_text, sentence_units
-from qa.embed import EngineLock, get_embedder
+from qa.ingest.chunk import MAX_UNIT_CHARS, chunk_text, sentence_units
+from qa.index.embed import EngineLock, get_embedder
 
 
 def _unbroken(n: int, seed: int = 0) -> str:
@@ -159,7 +159,7 @@ def _latencies(ask, busy: threading.Thread, n: int = 4) -> list[float]:
 @pytest.mark.slow
 def test_questions_answered_within_2s_while_a_1mb_unbroken_article_is_embedded(seed_index_dir, monkeypatch):
     from qa import Index, answer
-    from qa.ingest import Article
+    from qa.ingest.article import Article
 
     idx = Index.load(seed_index_dir)
     emb = idx.embedder
@@ -240,7 +240,7 @@ def test_chat_backend_upload_of_1mb_unbroken_text_leaves_chat_answering(seed_ind
     import gradio as gr
 
     from qa import Index
-    from qa.ui import ChatBackend
+    from qa.web.chat import ChatBackend
 
     be = ChatBackend(Index.load(seed_index_dir))
     emb = be.index.embedder

@@ -23,7 +23,7 @@ def _build_wheel(dest: Path) -> Path:
     """Build the wheel from a copy of the source tree (the build must not litter the checkout)."""
     src = dest / "src"
     def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = {n for n in names if n in ("__pycache__", ".pytest_cache") or n.endswith(".egg-info")}
+        skip = {n for n in names if n in ("__pycache__", ".pytest_cache", "node_modules") or n.endswith(".egg-info")}
         if Path(folder) == ROOT:  # the checkout's venv, git data, indexes and build leftovers
             skip |= {n for n in names if n in (".venv", ".git", "index", "build") or n.startswith("index.")}
         return skip
@@ -43,12 +43,14 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_holds_code_seeds_and_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for py in (ROOT / "qa").glob("*.py"):
-        assert f"qa/{py.name}" in names, py.name
-    # every data file shipped next to the code (weights, JSON, .npz), however deep
+    # every module of every wing, and every data file shipped next to the code (weights, JSON, .npz,
+    # the chat page's files), however deep
     for f in (ROOT / "qa").rglob("*"):
-        if f.is_file() and f.suffix in (".json", ".npz") and "__pycache__" not in f.parts:
+        if f.is_file() and f.suffix in (".py", ".json", ".npz", ".js", ".css", ".html") \
+                and "__pycache__" not in f.parts and "seeds" not in f.relative_to(ROOT / "qa").parts:
             assert f"qa/{f.relative_to(ROOT / 'qa').as_posix()}" in names, f
+    for static in ("chat.js", "chat.css", "chat.html", "settings.html"):
+        assert f"qa/web/static/{static}" in names, static
     seeds = sorted(p for p in SEEDS.rglob("*") if p.is_file())
     assert seeds
     with zipfile.ZipFile(wheel) as z:
@@ -111,7 +113,7 @@ def test_installed_wheel_works_from_an_empty_folder(wheel, tmp_path):
 
 
 def test_default_index_location(tmp_path, monkeypatch):
-    from qa.api import default_index_path, user_data_dir
+    from qa.index.default import default_index_path, user_data_dir
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("QA_INDEX", raising=False)

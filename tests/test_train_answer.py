@@ -12,7 +12,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "train"))
 import train_answer as T  # noqa: E402
 
-from qa.reader import SENTENCE_FEATURES, QuestionInfo, scorer_from_dict  # noqa: E402
+from qa.answers.reader import SENTENCE_FEATURES, QuestionInfo, scorer_from_dict  # noqa: E402
 
 
 def _items(n: int, seed: int) -> list[dict]:

@@ -1,6 +1,6 @@
 """eval/crossling questions asked of their article alone: one index per article (a folder holding one story).
 
-    python train/eval_single.py [test|dev|train] [--model qa/answer_model.json] [--cache /tmp/qa-eval-single]
+    python train/eval_single.py [test|dev|train] [--model qa/answers/answer_model.json] [--cache /tmp/qa-eval-single]
 
 Prints the `qa eval` answer figures (answers right, "not covered" precision / recall, answers by
 confidence). In an index of one article every sentence is on topic, so its written unanswerables are
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from train_answer import CROSSLING, build_index  # also puts the repository on sys.path
 
-from qa.answer import answer
+from qa.answers.answer import answer
 from qa.evaluate import Answered, _pct, answer_metrics, parse_questions
-from qa.reader import MODEL_FILE, load_model
+from qa.answers.reader import MODEL_FILE, load_model
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
     args = ap.parse_args()
     model = load_model(args.model)
     # answer() reads the shipped model; this script may be asked about another one.
-    sys.modules["qa.answer"].load_model = lambda *_: model
+    sys.modules["qa.answers.answer"].load_model = lambda *_: model
     arts = {a["id"]: a for a in map(json.loads, (CROSSLING / "articles.jsonl").read_text("utf-8").splitlines())}
     questions = parse_questions((CROSSLING / f"{args.part}.jsonl").read_text("utf-8"), f"{args.part}.jsonl")
     by_article: dict[str, list] = {}

@@ -2,7 +2,7 @@
 
     python train/make_eval.py [--shared ../shared/eval] [--out eval/xquad]
 
-The test titles are the ones the shipped model was not trained or tuned on (qa/answer_model.json,
+The test titles are the ones the shipped model was not trained or tuned on (qa/answers/answer_model.json,
 "about.test_titles"). Run them with `qa eval`, e.g.
 
     python -m qa eval eval/xquad/es.neartopic.jsonl --articles eval/xquad/es.neartopic.articles.jsonl --mode fused
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.evaluate import xquad_sets  # noqa: E402
-from qa.reader import MODEL_FILE  # noqa: E402
+from qa.answers.reader import MODEL_FILE  # noqa: E402
 
 
 def main() -> int:

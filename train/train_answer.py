@@ -1,6 +1,6 @@
-"""Fit the answer model (qa/answer_model.json) on XQuAD es/ro, with near- and off-topic negatives.
+"""Fit the answer model (qa/answers/answer_model.json) on XQuAD es/ro, with near- and off-topic negatives.
 
-    python train/train_answer.py [--cache /tmp/qa-train-answer] [--out qa/answer_model.json]
+    python train/train_answer.py [--cache /tmp/qa-train-answer] [--out qa/answers/answer_model.json]
 
 Data (../shared/eval, see docs/answers.md): XQuAD es and ro, one indexed article per paragraph
 (240 per language, as `qa eval --from-squad` converts them). The 48 XQuAD articles (titles) are
@@ -12,7 +12,7 @@ four settings: es on es, ro on ro, es on ro, ro on es, and in three variants:
   of the same article stay), so the topic is there and the answer is not;
 - off-topic: every paragraph of the question's article is left out.
 
-The sentence model (an ensemble of small networks, qa.reader.Mlp) is fitted on the answerable
+The sentence model (an ensemble of small networks, qa.answers.reader.Mlp) is fitted on the answerable
 variants (label: the sentence contains a gold answer), the answer model on all variants (label:
 answerable and the quoted sentences contain a gold answer), both on the train and dev titles. The
 cut-offs are chosen on held-out scores: FOLDS-fold cross-fitting by article over those titles, each
@@ -47,8 +47,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answer import MAX_SENTENCES, answer_features, sentence_rows  # noqa: E402
-from qa.reader import ANSWER_FEATURES, MODEL_FILE, SENTENCE_FEATURES, Logistic, Mlp, Model, Scorer, type_penalty  # noqa: E402
+from qa.answers.answer import MAX_SENTENCES, answer_features, sentence_rows  # noqa: E402
+from qa.answers.reader import ANSWER_FEATURES, MODEL_FILE, SENTENCE_FEATURES, Logistic, Mlp, Model, Scorer, type_penalty  # noqa: E402
 
 SEED = 7
 SPLIT = (28, 10, 10)  # titles in train, dev, test
@@ -66,7 +66,7 @@ CROSS_WEIGHT = 8.0
 #: Share of that weight given to the eval/crossling questions asked of their article alone in an index
 #: (the rest goes to the same questions in the index of all train/dev articles).
 SINGLE_SHARE = 0.5
-#: The two networks (qa.reader.Mlp): hidden units, members of the ensemble, epochs, Adam step and L2.
+#: The two networks (qa.answers.reader.Mlp): hidden units, members of the ensemble, epochs, Adam step and L2.
 SENT_HIDDEN, ANS_HIDDEN, MEMBERS = 32, 16, 10
 SENT_EPOCHS, ANS_EPOCHS, LR, L2 = 60, 200, 0.01, 1e-3
 #: Cross-fitting folds (by article) over the train and dev titles, for the cut-offs and the reported figures.
@@ -154,7 +154,7 @@ def split_titles(titles: list[str]) -> dict[str, str]:
 
 def build_index(lang: str, arts: list[dict], cache: Path):
     from qa import Index
-    from qa.ingest import Article
+    from qa.ingest.article import Article
 
     path = cache / f"ix_{lang}"
     if (path / "manifest.json").exists():
@@ -323,12 +323,12 @@ def answer_table(items: list[dict], sent: Scorer, second: float = None) -> tuple
 
 
 def logits_of(it: dict, sent: Scorer) -> np.ndarray:
-    """Sentence logits as qa.answer.judge computes them (with the answer-type penalty)."""
+    """Sentence logits as qa.answers.answer.judge computes them (with the answer-type penalty)."""
     return sent.logit(it["rows"]) + type_penalty(it["qi"], it["rows"])
 
 
 def quoted_right(it: dict, sent: Scorer, second: float) -> bool:
-    """Whether the sentences the answer step would quote (see qa.answer._select) hold a gold answer."""
+    """Whether the sentences the answer step would quote (see qa.answers.answer._select) hold a gold answer."""
     logits = logits_of(it, sent)
     order = np.argsort(-logits, kind="stable")
     p = 1 / (1 + np.exp(-logits))
@@ -337,7 +337,7 @@ def quoted_right(it: dict, sent: Scorer, second: float) -> bool:
 
 
 def scores(items: list[dict], sent: Scorer, ans: Scorer) -> np.ndarray:
-    """The answer model's score as qa.answer.judge computes it (0 when no candidate has the asked-for type)."""
+    """The answer model's score as qa.answers.answer.judge computes it (0 when no candidate has the asked-for type)."""
     X, _ = answer_table(items, sent)
     vetoed = np.array([type_penalty(it["qi"], it["rows"]).max() < 0 for it in items])
     return np.where(vetoed, 0.0, ans.proba(X))

@@ -1,0 +1,196 @@
+"""Pure ASGI guards around the whole server (API, OpenAI endpoint and the Gradio chat alike).
+
+- `HostCheck`: the Host header must name an allowed host (defeats DNS rebinding).
+- `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies.
+- `LoginThrottle` + `LoginGuard`: exponential back-off per client after failed logins.
+
+No FastAPI or Gradio imports: these wrap any ASGI app.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from .uploads import MAX_UPLOAD_BYTES
+
+log = logging.getLogger(__name__)
+
+#: Host header names accepted by default: this machine only (a DNS-rebinding page sends its own name).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+#: Largest request body, except uploads (a question and its history are far smaller).
+MAX_BODY = 1024 * 1024
+#: Largest upload request (several files of at most MAX_UPLOAD_BYTES each).
+MAX_UPLOAD_BODY = 4 * MAX_UPLOAD_BYTES + 64 * 1024
+#: Paths whose bodies are uploads.
+UPLOAD_PATHS = ("/api/articles", "/gradio_api/upload", "/upload")
+#: Failed logins per client allowed before the back-off starts; then 1 s, 2 s, 4 s, ... up to MAX_BACKOFF.
+FREE_FAILURES = 5
+MAX_BACKOFF = 300.0
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header: no port, no IPv6 brackets, lower case, no trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+async def send_json(send: Any, status: int, body: dict, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+                + (headers or [])})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for k, v in scope.get("headers") or ():
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return None
+
+
+class HostCheck:
+    """Refuse requests (HTTP and websocket) whose Host header is not an allowed name: a page on
+    attacker.example that re-resolves its name to 127.0.0.1 still sends `Host: attacker.example`."""
+
+    def __init__(self, app: Any, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.allowed = frozenset(host_name(h) for h in allowed if h != "*")
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or self.any:
+            return await self.app(scope, receive, send)
+        host = _header(scope, b"host") or ""
+        if host_name(host) in self.allowed:
+            return await self.app(scope, receive, send)
+        log.warning("refused a request for Host %r (allowed: %s)", host, ", ".join(sorted(self.allowed)))
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send_json(send, 400, {"error": f"Host header {host!r} is not allowed; start the server with "
+                                              f"--allowed-host NAME to accept it"})
+
+
+class BodyLimit:
+    """Cap request bodies: by Content-Length up front, and by counting for chunked bodies."""
+
+    def __init__(self, app: Any, max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    def limit(self, path: str) -> int:
+        return self.max_upload if path.rstrip("/").endswith(UPLOAD_PATHS) else self.max_body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit(scope.get("path", ""))
+        message = {"error": f"request body too large (at most {limit} bytes here)"}
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > limit):
+            return await send_json(send, 413, message)
+        seen = 0
+        over = False
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return msg
+
+        async def guarded_send(msg: dict) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the 413 below replaces whatever the app makes of the cut-off body
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await send_json(send, 413, message)
+
+
+class LoginThrottle:
+    """Per client: after FREE_FAILURES failed logins, each further failure locks the client out for
+    1 s, 2 s, 4 s, ... (at most MAX_BACKOFF); a locked-out client gets 429 without its password being
+    checked. A successful login resets the count. Also used by the API's credential check."""
+
+    def __init__(self, free: int = FREE_FAILURES, max_backoff: float = MAX_BACKOFF) -> None:
+        self.free, self.max_backoff = free, max_backoff
+        self._state: dict[str, tuple[int, float]] = {}  # client -> (failures, locked until)
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until `client` may try again (0: now)."""
+        with self._lock:
+            _, until = self._state.get(client, (0, 0.0))
+        return max(0.0, until - time.monotonic())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            n, _ = self._state.get(client, (0, 0.0))
+            n += 1
+            wait = 0.0 if n <= self.free else min(self.max_backoff, 2.0 ** (n - self.free - 1))
+            self._state[client] = (n, time.monotonic() + wait)
+            if len(self._state) > 10_000:  # bound the memory an address-hopping client can take
+                now = time.monotonic()
+                self._state = {c: s for c, s in self._state.items() if s[1] > now - 3600}
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._state.pop(client, None)
+
+
+def client_of(scope: dict) -> str:
+    c = scope.get("client")
+    return c[0] if c else "unknown"
+
+
+def too_many(wait: float) -> tuple[dict, list[tuple[bytes, bytes]]]:
+    secs = max(1, int(wait + 0.999))
+    return ({"error": f"too many failed logins; try again in {secs} s"}, [(b"retry-after", str(secs).encode())])
+
+
+class LoginGuard:
+    """Apply the throttle to Gradio's login form (`POST /login`): 400 from it is a failed try."""
+
+    def __init__(self, app: Any, throttle: LoginThrottle) -> None:
+        self.app, self.throttle = app, throttle
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != "/login":
+            return await self.app(scope, receive, send)
+        client = client_of(scope)
+        wait = self.throttle.retry_after(client)
+        if wait > 0:
+            body, headers = too_many(wait)
+            return await send_json(send, 429, body, headers)
+
+        async def watch(msg: dict) -> None:
+            if msg["type"] == "http.response.start":
+                if msg["status"] == 200:
+                    self.throttle.succeeded(client)
+                elif msg["status"] in (400, 401):
+                    self.throttle.failed(client)
+            await send(msg)
+
+        await self.app(scope, receive, watch)
