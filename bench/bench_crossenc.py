@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.answers.crossenc import CrossEncoder, pair_text, passage_text  # noqa: E402
-from qa.answers.tokenize import E5Tokenizer  # noqa: E402
+from qa.answers.e5tokenizer import E5Tokenizer  # noqa: E402
 
 
 def make_pairs(n: int, tokens: int, tok: E5Tokenizer) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import pytest
 from qa.answers.e5file import (QK, dequantize_q4_0, fake_quant_q4_0, load_e5file, quantize_q4_0,
                                write_e5file)
 from qa.answers.e5numpy import E5Numpy
-from qa.answers.tokenize import E5Tokenizer
+from qa.answers.e5tokenizer import E5Tokenizer
 from tests._e5texts import varied_texts
 
 TRICKY = [

