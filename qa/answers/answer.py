@@ -163,8 +163,10 @@ def user_turns(history: History | None) -> list[str]:
 
 
 def is_follow_up(question: str) -> bool:
-    """Whether `question` leans on the conversation: starts with "and"/"en", has a pronoun, or is short."""
-    return bool(_FOLLOW_START.search(question) or _PRONOUN.search(question) or len(tokenize(question)) <= 2)
+    """Whether `question` leans on the conversation: starts with "and"/"en", has a pronoun, or names at most
+    one content word ("Why?", "Hoeveel?"). "What is the capital of Japan?" (two) is a question of its own:
+    judged as a follow-up it was searched with the previous topic and answered at a lowered cut-off."""
+    return bool(_FOLLOW_START.search(question) or _PRONOUN.search(question) or len(tokenize(question)) <= 1)
 
 
 def search_text(question: str, history: Sequence | None = None) -> str:
@@ -329,7 +331,9 @@ def _extractive(question: str, passages: tuple[Passage, ...], j: Judgement, note
     model = model or load_model()
     lang = j.question.lang if j.question.lang in NOT_COVERED else "en"
     need = model.found * (FOLLOW_UP_FACTOR if follow_up else 1.0)
-    generic = bool(j.candidates) and is_generic(j.question)
+    # A question that names no topic ("What happened?") is answered from the best-supported article;
+    # a greeting ("hello") names no topic either, but asks nothing.
+    generic = bool(j.candidates) and is_generic(j.question) and question.rstrip().endswith("?")
     if not j.candidates or (j.score < need and not generic):
         log.info("abstaining on %r: score %.3f < %.3f", question, j.score, need)
         s = 1.0 - j.score
