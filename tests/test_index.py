@@ -81,6 +81,16 @@ def test_date_filter(tmp_path, fake):
         idx.search("haven", date_from="gisteren")
 
 
+def test_search_within_chosen_articles(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts(3) + [Article(id="nodate", title="x", text="Het nieuws over de haven van Antwerpen.")])
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, articles=["a0", "nodate"])} == {"a0", "nodate"}
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, articles={"a1"}, date_from="2019")} == {"a1"}
+    assert idx.search("haven Antwerpen", k=5, articles=["a0"], date_from="2019") == []  # both filters hold
+    assert idx.search("haven Antwerpen", k=5, articles=[]) == []  # an empty choice: nothing to search
+    assert idx.search("haven Antwerpen", k=5, articles=["gone"]) == []
+
+
 def test_empty_question_and_bad_k(tmp_path, fake):
     idx = Index(tmp_path / "ix", embedder=fake)
     with pytest.raises(ValueError, match="empty"):

@@ -564,12 +564,12 @@ class Index:
 
     def search(self, question: str, k: int = 5, date_from: str | None = None, date_to: str | None = None,
                *, dense_weight: float = DENSE_WEIGHT, lexical_weight: float = LEXICAL_WEIGHT,
-               query_vector: np.ndarray | None = None) -> list[Passage]:
+               query_vector: np.ndarray | None = None, articles: Iterable[str] | None = None) -> list[Passage]:
         """Hybrid search: dense and BM25 rankings fused; overlapping chunks of one article deduplicated.
 
         A lower-ranked chunk that overlaps a better one of the same article keeps only its new
         sentences, so no text is shown twice. Dates are "YYYY[-MM[-DD]]"; with a range set,
-        undated articles are left out.
+        undated articles are left out. `articles`: search only these ids (None: all).
         """
         question = limits.check_question(question, limits.MAX_SEARCH_CHARS)
         date_from, date_to = limits.check_dates(date_from, date_to)
@@ -586,8 +586,12 @@ class Index:
             if not len(v):
                 return []
             allowed = chunk_ok = None
-            if date_from or date_to:
-                art_ok = np.fromiter((in_range(d, date_from, date_to) for d in v.dates), bool, len(v.dates))
+            if date_from or date_to or articles is not None:
+                art_ok = np.fromiter((in_range(d, date_from, date_to) for d in v.dates), bool, len(v.dates)) \
+                    if date_from or date_to else np.ones(len(v.dates), bool)
+                if articles is not None:
+                    wanted = set(articles)
+                    art_ok &= np.fromiter((i in wanted for i in v.ids), bool, len(v.ids))
                 chunk_ok = art_ok[v.chunks[:, 0]]
                 if not chunk_ok.any():
                     return []
