@@ -99,7 +99,9 @@
     }
     localStorage.removeItem(OLD);
   } catch { /* nothing to carry over */ }
-  let cur = loadConv(sessionStorage.getItem(CURRENT) || "") || listConvs()[0] || blank();
+  // This tab's conversation survives a reload (sessionStorage), even while still empty; a new tab opens the latest.
+  const curId = sessionStorage.getItem(CURRENT);
+  let cur = (curId && (loadConv(curId) || {...blank(), id: curId})) || listConvs()[0] || blank();
   let conv = cur.turns;
   for (const t of conv) if (t.state === "queued" || t.state === "thinking") { t.state = "interrupted"; }
   sessionStorage.setItem(CURRENT, cur.id);
@@ -192,6 +194,7 @@
       turn.el.append(u, b); log.append(turn.el);
     }
     const b = turn.el.querySelector(".qa-bot");
+    const typing = document.activeElement && b.contains(document.activeElement) && document.activeElement.matches(".qa-fbnote input");
     b.setAttribute("aria-label", `${tr("answer")}: ${(turn.error || turn.text || "").split("\n")[0].slice(0, 300)}`);
     if (turn.state === "queued") { b.innerHTML = `<span class="qa-state">${tr("queued")}</span>`; }
     else if (turn.state === "thinking" && !turn.html) { b.innerHTML = `<span class="qa-state qa-thinking">${tr("thinking")}</span>`; }
@@ -218,7 +221,10 @@
         bar.append(button("qa-retry", tr("retry"), () => again(turn)));
       }
       if (bar.childNodes.length) b.append(bar);
-      if (turn.noteOpen) b.append(noteBox(turn));
+      if (turn.noteOpen) {
+        const nb = noteBox(turn); b.append(nb);
+        if (typing) { const i = nb.querySelector("input"); i.focus({preventScroll: true}); i.setSelectionRange(i.value.length, i.value.length); }
+      }
       if (turn.fbMsg) { const m = document.createElement("div"); m.className = "qa-note"; m.setAttribute("role", "status"); m.textContent = turn.fbMsg; b.append(m); }
     }
     $("#qa-empty") && ($("#qa-empty").hidden = conv.length > 0);
@@ -258,7 +264,7 @@
   }
   function again(turn) {  // Retry / Regenerate: the same question, answered anew in its place
     Object.assign(turn, {state: "queued", html: "", text: "", md: "", error: "", failed: false, fb: null, fbMsg: "",
-      noteOpen: false, owner: TAB, sources: []});
+      noteOpen: false, note: "", noteDraft: null, fbId: null, owner: TAB, sources: []});
     if (!busy) follow = turn;
     render(turn); save(); pump();
   }
@@ -320,10 +326,14 @@
     const f = document.createElement("form"); f.className = "qa-fbnote";
     const id = `qa-note-${turn.fbId}`;
     const l = document.createElement("label"); l.htmlFor = id; l.textContent = tr("note");
-    const i = document.createElement("input"); i.type = "text"; i.id = id; i.maxLength = 2000; i.value = turn.note || "";
+    const i = document.createElement("input"); i.type = "text"; i.id = id; i.maxLength = 2000;
+    i.value = turn.noteDraft ?? turn.note ?? "";
+    i.addEventListener("input", () => { turn.noteDraft = i.value; });  // kept when the turn is drawn again
     const s = document.createElement("button"); s.type = "submit"; s.textContent = tr("send");
     f.append(l, i, s);
-    f.addEventListener("submit", (e) => { e.preventDefault(); turn.note = i.value.trim(); turn.noteOpen = false; sendFeedback(turn); });
+    f.addEventListener("submit", (e) => {
+      e.preventDefault(); turn.note = i.value.trim(); turn.noteDraft = null; turn.noteOpen = false; sendFeedback(turn);
+    });
     return f;
   }
 
