@@ -531,3 +531,39 @@ def test_feedback_is_kept_beside_the_index_and_qa_eval_reads_it(seed_index_dir, 
     from qa.cli import main
     assert main(["eval", "--from-feedback", str(path), "--out", str(tmp_path / "eval2")]) == 0
     assert (tmp_path / "eval2" / "questions.jsonl").read_text("utf-8") == (tmp_path / "eval" / "questions.jsonl").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_serve_builds_a_new_index_from_the_seed_and_refuses_a_full_folder(tmp_path):
+    """`qa serve --index NEW` builds NEW from the shipped articles (as the README says); a folder
+    holding something else is never written into."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    full = tmp_path / "notes"
+    full.mkdir()
+    (full / "mine.txt").write_text("keep me")
+    r = subprocess.run([sys.executable, "-m", "qa", "serve", "--index", str(full), "--port", "0"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not empty" in r.stderr and sorted(p.name for p in full.iterdir()) == ["mine.txt"]
+    new = tmp_path / "new-index"
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(new), "--port", "0"], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url, t0 = None, time.time()
+        while url is None and time.time() - t0 < 180:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "qa serve stopped"
+            m = re.search(r" at (http://\S+) ,", line)
+            url = m.group(1) if m else None
+        assert url and (new / "manifest.json").exists()
+        r = httpx.post(f"{url}api/ask", json={"question": "Which countries were involved?"}, timeout=60)
+        assert r.status_code == 200 and "Canada" in r.json()["answer"], r.text[:300]
+    finally:
+        proc.terminate()
+        proc.wait(30)
