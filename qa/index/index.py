@@ -17,6 +17,7 @@ to embed, and gives the answer step sentence vectors for free. BM25 works on who
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import threading
@@ -64,6 +65,11 @@ class ArticleInfo:
     url: str | None = None
 
 
+def body_hash(text: str) -> str:
+    """Hash of an article's body with case and whitespace normalised: the same story, however stored."""
+    return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Update:
     """What an `Index.add` call did, article ids per outcome."""
@@ -71,6 +77,8 @@ class Update:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: new id -> the id whose text it repeats (the same normalised body): not added, kept once
+    duplicates: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     embedded_sentences: int = 0
     seconds: float = 0.0
@@ -309,7 +317,12 @@ class Index:
         for a in todo:
             units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
             units_of[a.id], chunks_of[a.id] = units, cs
-            sents.extend((a.id, s, e) for s, e in units)
+        duplicates = self._duplicates(v, [a for a in todo if a.id not in v.row_of], chunks_of)
+        if duplicates:
+            batch = {i: a for i, a in batch.items() if i not in duplicates}
+            todo = [a for a in todo if a.id not in duplicates]
+        for a in todo:
+            sents.extend((a.id, s, e) for s, e in units_of[a.id])
         texts = {a.id: a.text for a in todo}
         vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress, passage_embedder)
         vec_of: dict[str, np.ndarray] = {}
@@ -318,7 +331,7 @@ class Index:
             vec_of[a.id] = vectors[row:row + len(units_of[a.id])]
             row += len(units_of[a.id])
 
-        upd = Update()
+        upd = Update(duplicates=duplicates)
         with self._store.locked(), self._lock:
             m, drop1 = self._begin_write()
             v = self._view
@@ -348,6 +361,28 @@ class Index:
             self.compact(auto=True)
         upd.seconds = time.perf_counter() - t0
         return upd
+
+    @staticmethod
+    def _duplicates(v: _View, new: Sequence[Article], chunks_of: dict[str, list[Chunk]]) -> dict[str, str]:
+        """New id -> the id of an earlier article (in this batch or the index) with the same normalised
+        body text: a feed and its stories as files, or one file uploaded under two names. Indexed
+        articles are read only when their chunk count matches, so a large index is not read through."""
+        out: dict[str, str] = {}
+        seen: dict[str, str] = {}
+        for a in new:
+            h = body_hash(a.text)
+            if h in seen:
+                out[a.id] = seen[h]
+                continue
+            rows = np.flatnonzero(v.chunk_count == len(chunks_of[a.id])) if len(v) else []
+            same = next((v.ids[r] for r in rows if body_hash(v.text(int(r))) == h), None)
+            if same is not None:
+                out[a.id] = same
+            else:
+                seen[h] = a.id
+        for new_id, old_id in out.items():
+            log.info("%s has the same text as %s: kept once", new_id, old_id)
+        return out
 
     def _embed_into(self, arts: Sequence[Article], units_of, chunks_of, vec_of, progress, passage_embedder) -> None:
         texts = []
