@@ -230,6 +230,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
     upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()  # a no-op after add (which commits), except for an empty --rebuild
+    for new_id, kept in upd.duplicates.items():
+        print(f"skipped {limits.printable(new_id)}: the same text as {limits.printable(kept)}; kept once", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')} in {args.index} "
           f"(embedded {_n(upd.embedded_sentences, 'sentence')} of {_n(upd.embedded_chunks, 'new chunk')}, "

@@ -567,3 +567,20 @@ def test_serve_builds_a_new_index_from_the_seed_and_refuses_a_full_folder(tmp_pa
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_same_text_uploaded_under_another_name_is_kept_once(seed_index_dir, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from qa import Index
+    from qa.web.chat import ChatBackend
+
+    monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
+    (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
+    (tmp_path / "town-copy.txt").write_text(TOWN_ARTICLE.replace("\n", "\n\n"), encoding="utf-8")
+    msg, changed = ChatBackend(idx).upload([str(tmp_path / "town.txt"), str(tmp_path / "town-copy.txt")])
+    assert changed and "1 added" in msg
+    assert "town-copy.txt: the same text as town.txt; kept once" in msg and "dezelfde tekst als town.txt" in msg
+    assert "town-copy.txt" not in {a.id for a in idx.articles()}

@@ -244,6 +244,7 @@ class ChatBackend:
                 yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
                 for a in arts:
                     upd = self.index.add([a])
+                    problems += [f"{name}: the same text as {kept}; kept once" for kept in upd.duplicates.values()]
                     added += upd.added
                     updated += upd.updated
                     unchanged += upd.unchanged
