@@ -305,11 +305,14 @@ def test_ask_within_a_search_of_the_articles(page):  # noqa: F811
 # ------------------------------------------------------------------ 22: the Articles table on a phone
 @pytest.mark.viewport(PHONE)
 def test_article_dates_do_not_wrap_on_a_phone(page):  # noqa: F811
+    page.evaluate("() => localStorage.setItem('qa-lang', 'nl')")  # the longer Dutch headers ("Stukken") too
+    page.reload()
+    page.locator("#qa-q").wait_for()
     page.locator('#qa-tabs [role="tab"]').nth(1).click()
     cell = page.locator("#qa-articles td.qa-date").first
     cell.wait_for()
     # the text's own height (the cell is as tall as its row's title): one line, not a letter per line
-    lines = page.evaluate("""() => [...document.querySelectorAll('#qa-articles td.qa-date')].map((c) => {
+    lines = page.evaluate("""() => [...document.querySelectorAll('#qa-articles td.qa-date, #qa-articles th')].map((c) => {
         const r = document.createRange(); r.selectNodeContents(c);
         return r.getBoundingClientRect().height / parseFloat(getComputedStyle(c).fontSize); })""")
     assert lines and max(lines) < 1.9, lines
