@@ -17,7 +17,6 @@ to embed, and gives the answer step sentence vectors for free. BM25 works on who
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import threading
@@ -32,9 +31,10 @@ from .. import limits
 from ..ingest.article import Article
 from ..ingest.chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
 from ..ingest.lang import language
+from . import dedupe
 from .bm25 import LexicalSegment
 from .embed import Embedder, get_embedder
-from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, in_range, overlaps
+from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, overlaps
 from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_embedder,
                     check_options, check_writable, classify, fingerprint, probe_code, rebuild_hint, same_model)
 from .view import _sentences_in, _View
@@ -65,19 +65,13 @@ class ArticleInfo:
     url: str | None = None
 
 
-def body_hash(text: str) -> str:
-    """Hash of an article's body with case and whitespace normalised: the same story, however stored."""
-    return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()
-
-
 @dataclass
 class Update:
-    """What an `Index.add` call did, article ids per outcome."""
+    """What an `Index.add` call did, article ids per outcome; `duplicates`: new id -> the id it repeats."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    #: new id -> the id whose text it repeats (the same normalised body): not added, kept once
     duplicates: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     embedded_sentences: int = 0
@@ -311,18 +305,14 @@ class Index:
             self._refresh()
             v = self._view
             todo = [a for a in batch.values() if a.id not in v.row_of or v.hashes[v.row_of[a.id]] != a.hash]
-        sents: list[tuple[str, int, int]] = []
         units_of: dict[str, list[tuple[int, int]]] = {}
         chunks_of: dict[str, list[Chunk]] = {}
         for a in todo:
-            units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
-            units_of[a.id], chunks_of[a.id] = units, cs
-        duplicates = self._duplicates(v, [a for a in todo if a.id not in v.row_of], chunks_of)
-        if duplicates:
-            batch = {i: a for i, a in batch.items() if i not in duplicates}
-            todo = [a for a in todo if a.id not in duplicates]
-        for a in todo:
-            sents.extend((a.id, s, e) for s, e in units_of[a.id])
+            units_of[a.id], chunks_of[a.id] = chunk_text(a.id, a.text, self.max_words, self.overlap)
+        duplicates = dedupe.duplicates(v, [a for a in todo if a.id not in v.row_of], chunks_of)  # kept once
+        batch = {i: a for i, a in batch.items() if i not in duplicates}
+        todo = [a for a in todo if a.id in batch]
+        sents = [(a.id, s, e) for a in todo for s, e in units_of[a.id]]
         texts = {a.id: a.text for a in todo}
         vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress, passage_embedder)
         vec_of: dict[str, np.ndarray] = {}
@@ -361,28 +351,6 @@ class Index:
             self.compact(auto=True)
         upd.seconds = time.perf_counter() - t0
         return upd
-
-    @staticmethod
-    def _duplicates(v: _View, new: Sequence[Article], chunks_of: dict[str, list[Chunk]]) -> dict[str, str]:
-        """New id -> the id of an earlier article (in this batch or the index) with the same normalised
-        body text: a feed and its stories as files, or one file uploaded under two names. Indexed
-        articles are read only when their chunk count matches, so a large index is not read through."""
-        out: dict[str, str] = {}
-        seen: dict[str, str] = {}
-        for a in new:
-            h = body_hash(a.text)
-            if h in seen:
-                out[a.id] = seen[h]
-                continue
-            rows = np.flatnonzero(v.chunk_count == len(chunks_of[a.id])) if len(v) else []
-            same = next((v.ids[r] for r in rows if body_hash(v.text(int(r))) == h), None)
-            if same is not None:
-                out[a.id] = same
-            else:
-                seen[h] = a.id
-        for new_id, old_id in out.items():
-            log.info("%s has the same text as %s: kept once", new_id, old_id)
-        return out
 
     def _embed_into(self, arts: Sequence[Article], units_of, chunks_of, vec_of, progress, passage_embedder) -> None:
         texts = []
@@ -621,12 +589,8 @@ class Index:
             if not len(v):
                 return []
             allowed = chunk_ok = None
-            if date_from or date_to or articles is not None:
-                art_ok = np.fromiter((in_range(d, date_from, date_to) for d in v.dates), bool, len(v.dates)) \
-                    if date_from or date_to else np.ones(len(v.dates), bool)
-                if articles is not None:
-                    wanted = set(articles)
-                    art_ok &= np.fromiter((i in wanted for i in v.ids), bool, len(v.ids))
+            art_ok = v.article_mask(date_from, date_to, articles)
+            if art_ok is not None:
                 chunk_ok = art_ok[v.chunks[:, 0]]
                 if not chunk_ok.any():
                     return []

@@ -41,7 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reversed": "The date range is reversed: From {a} is after Until {b}; swap the two dates in Settings.",
         "from": "From", "until": "Until", "range_ok": "Date filter on: {range}.",
         "open_article": "Open the article", "not_in_index": "The article {id} is no longer in the index.",
-        "similarity_n": "similarity {x}", "not_cited": "not cited", "passage": "Passage",
+        "similarity_n": "similarity {x}", "not_cited": "not cited", "passage_btn": "Passage",
         "ask_picked": "Ask within the selected", "ask_shown": "Ask within those shown",
     },
     "nl": {
@@ -58,7 +58,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reversed": "Het datumbereik is omgekeerd: Van {a} ligt na Tot {b}; wissel de twee datums om in Instellingen.",
         "from": "Van", "until": "Tot", "range_ok": "Datumfilter aan: {range}.",
         "open_article": "Open het artikel", "not_in_index": "Het artikel {id} staat niet meer in de index.",
-        "similarity_n": "gelijkenis {x}", "not_cited": "niet geciteerd", "passage": "Passage",
+        "similarity_n": "gelijkenis {x}", "not_cited": "niet geciteerd", "passage_btn": "Passage",
         "ask_picked": "Vraag binnen de gekozen", "ask_shown": "Vraag binnen de getoonde",
     },
 }
@@ -334,7 +334,7 @@ def render_answer(ans: Any, *, streaming: bool = False, lang: str = "en",
                 f'<a class="qa-open qa-title" href="#" data-a="{esc(s["article_id"])}" data-s="{int(ds)}" '
                 f'data-e="{int(de)}">{esc(s["title"])}</a>'
                 f'<button type="button" class="qa-toggle" aria-expanded="{"true" if shown else "false"}">'
-                f'{_tb("passage")}</button></div>'
+                f'{_tb("passage_btn")}</button></div>'
                 f'<span class="qa-meta">{" · ".join(meta)}</span>{url}'
                 f'<div class="qa-passage" tabindex="0"{"" if shown else " hidden"}>{body}</div></li>')
         parts.append("</ol></details>")
