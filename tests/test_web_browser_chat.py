@@ -318,3 +318,43 @@ def test_article_dates_do_not_wrap_on_a_phone(page):  # noqa: F811
     assert lines and max(lines) < 1.9, lines
     widths = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
     assert widths[0] <= widths[1], widths
+
+
+@pytest.mark.viewport(PHONE)
+def test_phone_opens_the_conversation_list_on_demand(page):  # noqa: F811
+    ask(page, Q1)
+    side = page.locator("#qa-side")
+    assert side.is_hidden()
+    page.locator("#qa-convs-toggle").click()
+    assert side.is_visible() and page.locator("#qa-convs-toggle").get_attribute("aria-expanded") == "true"
+    assert page.locator("#qa-convlist .qa-conv-open").first.inner_text() == Q1
+    page.keyboard.press("Escape")
+    assert side.is_hidden()
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert widths[0] <= widths[1], widths
+
+
+# ------------------------------------------------------------------ 14: an article's date, set in the Articles tab
+def test_set_an_articles_date_in_the_articles_tab(page):  # noqa: F811
+    page.locator('#qa-tabs [role="tab"]').nth(1).click()
+    row = page.locator("#qa-articles tr", has_text="herring-shaped")
+    assert row.locator("td.qa-date").inner_text() == "2026-03-12"
+
+    def set_date(value: str) -> None:
+        dd = page.locator("#qa-date-dd input")
+        dd.click()
+        dd.fill("herring")
+        page.locator("ul[role=listbox] li", has_text="herring").first.click()
+        page.wait_for_function("() => document.querySelector('#qa-date-value input, #qa-date-value textarea').value !== ''")
+        page.locator("#qa-date-value input, #qa-date-value textarea").first.fill(value)
+        page.locator("#qa-setdate").click()
+
+    set_date("2025-02-30")
+    page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('does not exist')")
+    set_date("2025-01-02")
+    page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('date set to 2025-01-02')",
+                           timeout=60_000)
+    page.locator("#qa-articles tr", has_text="herring-shaped").locator("td.qa-date", has_text="2025-01-02").wait_for()
+    set_date("2026-03-12")  # back as it was, for the other tests on this server
+    page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('date set to 2026-03-12')",
+                           timeout=60_000)
