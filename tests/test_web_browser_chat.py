@@ -358,3 +358,23 @@ def test_set_an_articles_date_in_the_articles_tab(page):  # noqa: F811
     set_date("2026-03-12")  # back as it was, for the other tests on this server
     page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('date set to 2026-03-12')",
                            timeout=60_000)
+
+
+def test_opening_another_conversation_stops_the_answer_and_keeps_its_state(browser, slow_url):  # noqa: F811
+    slow, _ = slow_url
+    pg = open_page(browser, slow)
+    try:
+        pg.locator("#qa-q").fill(Q1)
+        pg.locator("#qa-q").press("Enter")
+        pg.wait_for_function("() => document.querySelector('.qa-bot .qa-text')?.innerText.includes('Bulgarije')")
+        pg.locator("#qa-new").click()
+        pg.locator("#qa-send").wait_for(state="visible")
+        pg.wait_for_timeout(300)
+        states = pg.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('qa-conv:'))"
+                             ".map((k) => JSON.parse(localStorage[k]).turns.map((t) => t.state))")
+        assert states == [["stopped"]], states
+        pg.locator("#qa-convlist .qa-conv-open", has_text=Q1).click()
+        assert "Stopped." in pg.locator(".qa-bot").first.inner_text()
+        assert pg.locator(".qa-bot .qa-retry").is_visible()
+    finally:
+        pg.context.close()

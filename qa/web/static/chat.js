@@ -273,6 +273,7 @@
     const turn = conv.find((t) => t.state === "queued" && t.owner === TAB);
     if (!turn) { $("#qa-stop").hidden = true; $("#qa-send").hidden = false; return; }
     const ctrl = new AbortController(); busy = {turn, ctrl, job: {}};
+    const home = cur;  // the conversation this question belongs to, even if another is opened meanwhile
     $("#qa-stop").hidden = false; $("#qa-send").hidden = true;
     follow = turn; turn.state = "thinking"; render(turn);
     const s = settings();
@@ -294,7 +295,10 @@
         turn.error = e instanceof TypeError ? tr("offline") : `${tr("failed")}: ${e.message}`;
       }
     }
-    busy = null; render(turn); save(); pump();
+    busy = null;
+    if (home === cur) { render(turn); save(); }
+    else localStorage.setItem(PREFIX + home.id, JSON.stringify({...home, turns: home.turns.map(({el, ...r}) => r)}));
+    pump();
   }
   function stop() {
     if (!busy) return;
