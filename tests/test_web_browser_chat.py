@@ -163,6 +163,7 @@ def test_dutch_ui_is_dutch_throughout(browser, url, tmp_path):  # noqa: F811
         pg.locator('#qa-tabs [role="tab"]').nth(2).click()
         pg.locator("#qa-lang-select").select_option("nl")
         pg.locator('#qa-tabs [role="tab"]').nth(0).click()
+        pg.wait_for_function("() => document.querySelector('#qa-send').textContent === 'Vraag'")
         bot = pg.locator(".qa-bot").first
         text = bot.inner_text()  # the earlier answer's labels follow the switch
         assert "Bronnen" in text and "kans dat dit antwoord klopt" in text and "Sources" not in text, text
@@ -171,7 +172,7 @@ def test_dutch_ui_is_dutch_throughout(browser, url, tmp_path):  # noqa: F811
         bad.write_bytes(b"%PDF-1.4\n1 0 obj <</Length 99999>> stream\nxx")
         pg.locator('#qa-tabs [role="tab"]').nth(1).click()
         pg.locator("#qa-files input[type=file]").set_input_files([str(bad)])
-        pg.wait_for_function("() => document.querySelector('#qa-files').innerText.includes('kapot.pdf')", timeout=30_000)
+        pg.wait_for_function("() => document.querySelector('#qa-files').innerText.includes('kapot.pdf')", timeout=60_000)
         pg.locator("#qa-add").click()
         pg.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('kapot.pdf')", timeout=60_000)
         status = pg.locator("#qa-status").inner_text()
@@ -181,7 +182,7 @@ def test_dutch_ui_is_dutch_throughout(browser, url, tmp_path):  # noqa: F811
         big.write_text("woord " * 1_000_000)
         pg.locator("#qa-files input[type=file]").set_input_files([str(big)])
         toast = pg.locator('[data-testid="toast-body"]')
-        toast.wait_for(timeout=30_000)
+        toast.wait_for(timeout=60_000)
         pg.wait_for_timeout(300)
         assert "Te groot (hoogstens 5.0 MB)" in toast.inner_text() and "exceed" not in toast.inner_text()
         assert pg.qa_errors == []
