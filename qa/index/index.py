@@ -31,9 +31,10 @@ from .. import limits
 from ..ingest.article import Article
 from ..ingest.chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
 from ..ingest.lang import language
+from . import dedupe
 from .bm25 import LexicalSegment
 from .embed import Embedder, get_embedder
-from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, in_range, overlaps
+from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, overlaps
 from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_embedder,
                     check_options, check_writable, classify, fingerprint, probe_code, rebuild_hint, same_model)
 from .view import _sentences_in, _View
@@ -66,11 +67,12 @@ class ArticleInfo:
 
 @dataclass
 class Update:
-    """What an `Index.add` call did, article ids per outcome."""
+    """What an `Index.add` call did, article ids per outcome; `duplicates`: new id -> the id it repeats."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     embedded_sentences: int = 0
     seconds: float = 0.0
@@ -303,13 +305,14 @@ class Index:
             self._refresh()
             v = self._view
             todo = [a for a in batch.values() if a.id not in v.row_of or v.hashes[v.row_of[a.id]] != a.hash]
-        sents: list[tuple[str, int, int]] = []
         units_of: dict[str, list[tuple[int, int]]] = {}
         chunks_of: dict[str, list[Chunk]] = {}
         for a in todo:
-            units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
-            units_of[a.id], chunks_of[a.id] = units, cs
-            sents.extend((a.id, s, e) for s, e in units)
+            units_of[a.id], chunks_of[a.id] = chunk_text(a.id, a.text, self.max_words, self.overlap)
+        duplicates = dedupe.duplicates(v, [a for a in todo if a.id not in v.row_of], chunks_of)  # kept once
+        batch = {i: a for i, a in batch.items() if i not in duplicates}
+        todo = [a for a in todo if a.id in batch]
+        sents = [(a.id, s, e) for a in todo for s, e in units_of[a.id]]
         texts = {a.id: a.text for a in todo}
         vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress, passage_embedder)
         vec_of: dict[str, np.ndarray] = {}
@@ -318,7 +321,7 @@ class Index:
             vec_of[a.id] = vectors[row:row + len(units_of[a.id])]
             row += len(units_of[a.id])
 
-        upd = Update()
+        upd = Update(duplicates=duplicates)
         with self._store.locked(), self._lock:
             m, drop1 = self._begin_write()
             v = self._view
@@ -564,12 +567,12 @@ class Index:
 
     def search(self, question: str, k: int = 5, date_from: str | None = None, date_to: str | None = None,
                *, dense_weight: float = DENSE_WEIGHT, lexical_weight: float = LEXICAL_WEIGHT,
-               query_vector: np.ndarray | None = None) -> list[Passage]:
+               query_vector: np.ndarray | None = None, articles: Iterable[str] | None = None) -> list[Passage]:
         """Hybrid search: dense and BM25 rankings fused; overlapping chunks of one article deduplicated.
 
         A lower-ranked chunk that overlaps a better one of the same article keeps only its new
         sentences, so no text is shown twice. Dates are "YYYY[-MM[-DD]]"; with a range set,
-        undated articles are left out.
+        undated articles are left out. `articles`: search only these ids (None: all).
         """
         question = limits.check_question(question, limits.MAX_SEARCH_CHARS)
         date_from, date_to = limits.check_dates(date_from, date_to)
@@ -586,8 +589,8 @@ class Index:
             if not len(v):
                 return []
             allowed = chunk_ok = None
-            if date_from or date_to:
-                art_ok = np.fromiter((in_range(d, date_from, date_to) for d in v.dates), bool, len(v.dates))
+            art_ok = v.article_mask(date_from, date_to, articles)
+            if art_ok is not None:
                 chunk_ok = art_ok[v.chunks[:, 0]]
                 if not chunk_ok.any():
                     return []

@@ -4,12 +4,13 @@ searches it; segments that did not change keep their cached pieces.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from .bm25 import BM25
 from .dense import DenseIndex
+from .fusion import in_range
 from .store import Segment
 
 
@@ -133,6 +134,20 @@ class _View:
 
     def bm25(self) -> BM25:
         return self.lexical
+
+    def article_mask(self, date_from: str | None, date_to: str | None,
+                     articles: Iterable[str] | None) -> np.ndarray | None:
+        """Which articles (rows) a search may use: inside the date range (undated ones are left out
+        when a range is set) and among `articles` (ids) when given; None when nothing is filtered."""
+        if not (date_from or date_to) and articles is None:
+            return None
+        ok = np.ones(len(self.ids), bool)
+        if date_from or date_to:
+            ok &= np.fromiter((in_range(d, date_from, date_to) for d in self.dates), bool, len(self.dates))
+        if articles is not None:
+            wanted = set(articles)
+            ok &= np.fromiter((i in wanted for i in self.ids), bool, len(self.ids))
+        return ok
 
     def text(self, row: int) -> str:
         return self.segments[int(self.art_seg[row])].text(int(self.art_local[row]))

@@ -123,6 +123,32 @@ def _pdf_limits():
                  xform_maximum_invocations_per_extraction=limits.MAX_PDF_FORMS_PER_PAGE)
 
 
+def _pdf_date(reader: object, meta: object) -> object:
+    """The PDF's creation date: XMP (xmp:CreateDate, then dc:date) first, as publishing tools write
+    it there, else the Info dictionary's /CreationDate; None when neither holds a readable one."""
+    from xml.parsers.expat import ExpatError
+
+    from pypdf.errors import PyPdfError
+
+    try:
+        xmp = getattr(reader, "xmp_metadata", None)
+        if xmp is not None:
+            for value in (getattr(xmp, "xmp_create_date", None), *(getattr(xmp, "dc_date", None) or [])):
+                if value is not None:
+                    return value
+    except (ValueError, TypeError, KeyError, AttributeError, ExpatError, PyPdfError):  # bad XMP: use Info
+        pass
+    try:
+        return getattr(meta, "creation_date", None) if meta else None
+    except (ValueError, TypeError):  # a malformed date string in the metadata
+        return None
+
+
+#: python-docx's blank template carries this creation time: a document made from it without
+#: setting one has no real date.
+DOCX_TEMPLATE_CREATED = "2013-12-23T23:15:00"
+
+
 def parse_pdf(data: bytes, source: str, id: str) -> Article:
     """A PDF with a text layer (pypdf); a scanned PDF without one is refused with the reason.
 
@@ -156,6 +182,7 @@ def parse_pdf(data: bytes, source: str, id: str) -> Article:
                     raise _too_long(f"the PDF (by page {i} of {n})")
                 pages.append(text)
             meta = reader.metadata
+            created = _pdf_date(reader, meta)  # under the same limits: XMP is a stream too
     except IngestError:
         raise
     except LimitReachedError:
@@ -165,10 +192,6 @@ def parse_pdf(data: bytes, source: str, id: str) -> Article:
             RecursionError) as e:
         raise IngestError(f"not a readable PDF ({type(e).__name__}: {_first_line(e)})") from None
     title = getattr(meta, "title", None) if meta else None
-    try:
-        created = getattr(meta, "creation_date", None) if meta else None
-    except (ValueError, TypeError):  # a malformed date string in the metadata
-        created = None
     return _doc_article("\n\n".join(p for p in pages if p), title if isinstance(title, str) else None,
                         _doc_date(created), source, id,
                         "the PDF has no text layer (a scanned image?); run OCR on it or upload a text version")
@@ -230,6 +253,8 @@ def parse_docx(data: bytes, source: str, id: str) -> Article:
         raise IngestError(f"the .docx file's XML is malformed or expands too far ({_first_line(e)})") from None
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as e:
         raise IngestError(f"not a readable .docx file ({type(e).__name__}); save it again from Word as .docx") from None
+    if created is not None and created.strftime("%Y-%m-%dT%H:%M:%S") == DOCX_TEMPLATE_CREATED:
+        created = None
     return _doc_article("\n\n".join(paras), title, _doc_date(created), source, id, "the .docx file has no text")
 
 

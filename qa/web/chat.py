@@ -22,6 +22,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator, Sequence  # noqa: E402
 
@@ -35,7 +36,10 @@ from ..ingest.chunk import chunk_text  # noqa: E402
 # The HTML rendering, re-exported here: callers and tests use qa.web.chat.render_answer etc.
 from .render import (EXAMPLES, LANGS, MONTHS, TEXT, _article_choices, _lang,  # noqa: E402,F401
                      _progress_html, _range_text, answer_markdown, answer_plain, both, check_dates, esc,
-                     render_answer, render_articles, render_error, render_reader, safe_url, t)
+                     problem_both, render_answer, source_list, render_articles, render_error, render_error_both,
+                     render_reader, safe_url, t)
+from . import feedback as fb  # noqa: E402
+from .examples import examples as _examples  # noqa: E402
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, WRITE_LOCK, read_upload  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -74,9 +78,46 @@ LOADER = """() => {
 
 def _theme() -> gr.themes.Base:
     # System fonts: the page loads nothing from outside this server (no Google Fonts).
+    # Accents one or two shades darker than Soft's: every text reaches WCAG AA contrast (4.5:1), which
+    # indigo-500 on white or on its own light fill does not (axe-core, in tests/test_web_browser_a11y.py).
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
                           font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
-                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"]).set(
+        color_accent="*primary_700", body_text_color_subdued="*neutral_600",
+        block_label_text_color="*primary_800", block_title_text_color="*primary_800",
+        block_info_text_color="*neutral_600",
+        button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+        button_primary_text_color="white", slider_color="*primary_700")
+
+
+def _problem(question: str, date_from: str | None, date_to: str | None) -> tuple[str, ...] | None:
+    """What is wrong with a question or its dates, in each of LANGS; None when nothing is."""
+    out = []
+    for lang in LANGS:
+        try:
+            if not question:
+                raise ValueError(t(lang, "empty_q"))
+            if len(question) > MAX_QUESTION_CHARS:
+                raise ValueError(t(lang, "long_q", n=len(question), max=MAX_QUESTION_CHARS))
+            check_dates(date_from, date_to, lang)
+        except ValueError as e:
+            out.append(str(e))
+    return tuple(out) if out else None
+
+
+def _date_problem(value: str, lang: str) -> str:
+    """Why `value` is not a date, in `lang` ("" when it is one, or empty)."""
+    try:
+        check_dates(value or None, None, lang)
+    except ValueError as e:
+        return str(e).replace(" in Settings", "").replace(" in Instellingen", "")
+    return ""
+
+
+def _only(articles: Sequence[str] | None) -> dict:
+    """The `articles` keyword for answer_stream, only when a selection is given."""
+    ids = [a for a in (articles or []) if isinstance(a, str) and a]
+    return {"articles": ids} if ids else {}
 
 
 # ------------------------------------------------------------------ the app
@@ -94,41 +135,48 @@ class ChatBackend:
 
     # -- answering
     def answers(self, question: str, history: Sequence[str] | None = None, k: int = 5,
-                date_from: str | None = None, date_to: str | None = None, lang: str = "en") -> Iterator[dict]:
+                date_from: str | None = None, date_to: str | None = None, lang: str = "en",
+                articles: Sequence[str] | None = None) -> Iterator[dict]:
         """The answer as it grows: dicts with the same keys each time: "html", "text" (plain, for
         Copy), "md" (for the export; set when done), "done", "error" and "found". A bad question
-        or date gives one error dict, its message in `lang`."""
+        or date gives one error dict, its message in `lang` ("html" in both languages).
+        `articles`: ids to answer from (None or empty: all)."""
         from ..answers.answer import answer_stream
 
         lang = _lang(lang)
         question = (question or "").strip()
+        problem = _problem(question, date_from, date_to)
+        if problem:  # in both languages: the page shows the chosen one, also after a switch
+            yield {"html": render_error_both(*problem), "text": problem[LANGS.index(lang)],
+                   "md": f"### {question}\n\n{problem[LANGS.index(lang)]}\n", "done": True, "error": True,
+                   "found": False, "sources": []}
+            return
         try:
-            if not question:
-                raise ValueError(t(lang, "empty_q"))
-            if len(question) > MAX_QUESTION_CHARS:
-                raise ValueError(t(lang, "long_q", n=len(question), max=MAX_QUESTION_CHARS))
             dfrom, dto = check_dates(date_from, date_to, lang)
             k = max(1, min(20, int(k or 5)))
             last = None
             for ans in answer_stream(question, history=list(history or []) or None, k=k, index=self.index,
-                                     date_from=dfrom, date_to=dto, llm=self.llm):
+                                     date_from=dfrom, date_to=dto, llm=self.llm, **_only(articles)):
                 last = ans
                 yield {"html": render_answer(ans, streaming=True, lang=lang, article=self._article,
                                              date_range=(dfrom, dto)),
-                       "text": ans.text, "md": "", "done": False, "error": False, "found": bool(ans.found)}
+                       "text": ans.text, "md": "", "done": False, "error": False, "found": bool(ans.found),
+                       "sources": []}
             if last is None:
                 raise ValueError(t(lang, "no_answer"))
             yield {"html": render_answer(last, lang=lang, article=self._article, date_range=(dfrom, dto)),
                    "text": answer_plain(last, lang=lang, article=self._article),
                    "md": answer_markdown(question, last, lang=lang, article=self._article),
-                   "done": True, "error": False, "found": bool(last.found)}
-        except ValueError as e:
+                   "done": True, "error": False, "found": bool(last.found),
+                   "sources": source_list(last, article=self._article)}
+        except ValueError as e:  # the library's checks (English, one line)
             yield {"html": render_error(str(e)), "text": str(e), "md": f"### {question}\n\n{e}\n", "done": True,
-                   "error": True, "found": False}
-        except Exception as e:  # keep the chat alive; the details go to the log
+                   "error": True, "found": False, "sources": []}
+        except Exception:  # keep the chat alive; the details go to the log
             log.exception("answering %r failed", question)
-            msg = t(lang, "failed", err=type(e).__name__)
-            yield {"html": render_error(msg), "text": msg, "md": "", "done": True, "error": True, "found": False}
+            en, nl = t("en", "failed"), t("nl", "failed")
+            yield {"html": render_error_both(en, nl), "text": t(lang, "failed"), "md": "", "done": True,
+                   "error": True, "found": False, "sources": []}
 
     def stream(self, question: str, history: list[str] | None = None, k: int = 5,
                date_from: str | None = None, date_to: str | None = None, lang: str = "en") -> Iterator[str]:
@@ -196,6 +244,7 @@ class ChatBackend:
                 yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
                 for a in arts:
                     upd = self.index.add([a])
+                    problems += [f"{name}: the same text as {kept}; kept once" for kept in upd.duplicates.values()]
                     added += upd.added
                     updated += upd.updated
                     unchanged += upd.unchanged
@@ -220,7 +269,7 @@ class ChatBackend:
         if problems:
             head = both("Not indexed", "Niet geïndexeerd") if files else both("Nothing was indexed", "Niets geïndexeerd")
             lines.append(f'<p class="qa-msg-bad">{head}:</p><ul class="qa-msg-bad">'
-                         + "".join(f"<li>{esc(x)}</li>" for x in problems) + "</ul>")
+                         + "".join(f"<li>{problem_both(x)}</li>" for x in problems) + "</ul>")
         if not lines:
             lines.append(f'<p class="qa-msg-bad">{both("Nothing was indexed: no articles found in the files.", "Niets geïndexeerd: geen artikelen in de bestanden.")}</p>')
         yield "".join(lines), changed
@@ -254,6 +303,27 @@ class ChatBackend:
         if missing:
             msg += f'<p class="qa-msg-bad">{both("Not in the index:", "Niet in de index:")} {esc(", ".join(missing))}.</p>'
         return msg, bool(removed)
+
+    def set_date(self, article_id: str | None, date: str | None) -> tuple[str, bool]:
+        """Give an article a date ("YYYY", "YYYY-MM" or "YYYY-MM-DD"; empty: no date); (message HTML, changed)."""
+        if not article_id:
+            return f'<p class="qa-msg-bad">{both("Choose an article first.", "Kies eerst een artikel.")}</p>', False
+        value = (date or "").strip()
+        bad = [_date_problem(value, lang) for lang in LANGS]
+        if bad[0]:
+            return f'<p class="qa-msg-bad" role="alert">{both(*bad)}</p>', False
+        new = check_dates(value, None)[0] if value else None
+        with self._write:
+            try:
+                a = self.index.article(article_id)
+            except KeyError:
+                return f'<p class="qa-msg-bad">{both("Not in the index:", "Niet in de index:")} {esc(article_id)}.</p>', False
+            if a.date != new:
+                self.index.add([replace(a, date=new)])
+                self.index.save()
+        shown = new or "—"
+        return (f'<p class="qa-msg-ok">{both(f"{a.title[:80]}: date set to {shown}.", f"{a.title[:80]}: datum is nu {shown}.")}'
+                "</p>"), a.date != new
 
     def undo(self) -> tuple[str, bool]:
         """Put back the articles of the last removal."""
@@ -300,6 +370,12 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
                         with gr.Row():
                             remove_btn = gr.Button("Remove", variant="stop", elem_id="qa-remove")
                             undo_btn = gr.Button("Undo", variant="secondary", elem_id="qa-undo", visible=False)
+                with gr.Row():
+                    date_dd = gr.Dropdown(choices=_article_choices(idx), label="Article", value=None,
+                                          elem_id="qa-date-dd", scale=3)
+                    date_value = gr.Textbox(label="Its date", placeholder="YYYY-MM-DD (empty: no date)",
+                                            elem_id="qa-date-value", scale=2)
+                    date_btn = gr.Button("Set the date", variant="secondary", elem_id="qa-setdate", scale=1)
                 status = gr.HTML(elem_id="qa-status")
             with gr.Tab("Settings", id="settings", elem_id="qa-tab-settings"):
                 gr.HTML(SETTINGS_SHELL, elem_id="qa-settings-lang")
@@ -317,9 +393,10 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
 
         # ---- the chat's API (called by the page's script; also usable from scripts)
         def chat(question: str, history: list[str] | None = None, k: float = 5, date_from: str = "",
-                 date_to: str = "", lang: str = "en") -> Iterator[str]:
-            """Answer a question; yields JSON {html, text, md, done, error} as the answer grows."""
-            for part in be.answers(question, history, int(k or 5), date_from, date_to, lang):
+                 date_to: str = "", lang: str = "en", articles: list[str] | None = None) -> Iterator[str]:
+            """Answer a question (within `articles`, ids, if given); yields JSON {html, text, md, done,
+            error, found, sources} as the answer grows."""
+            for part in be.answers(question, history, int(k or 5), date_from, date_to, lang, articles):
                 yield json.dumps(part, ensure_ascii=False)
 
         gr.api(chat, api_name="chat", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer",
@@ -330,6 +407,22 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
             return be.reader(article_id, start, end, lang)
 
         gr.api(article, api_name="article", queue=False, api_visibility="undocumented")
+
+        def examples(lang: str = "en") -> list[str]:
+            """Example questions from the newest articles, in `lang`."""
+            return _examples([a.id for a in idx.articles()[:5]], idx.article, lang)
+
+        gr.api(examples, api_name="examples", queue=False, api_visibility="undocumented")
+
+        def feedback(id: str, question: str, answer: str, sources: str = "[]", found: bool = True,
+                     rating: str = "up", note: str = "", lang: str = "en") -> str:
+            """Keep 👍/👎 (and a note) on an answer in INDEX-feedback.jsonl beside the index."""
+            fb.record(fb.feedback_path(idx.path), id=id, question=question, answer=answer, sources=sources,
+                      found=found, rating=rating, note=note, lang=lang)
+            return "ok"
+
+        gr.api(feedback, api_name="feedback", concurrency_limit=1, concurrency_id="feedback",
+               api_visibility="undocumented")
 
         def ask(question: str, k: int = 5, date_from: str = "", date_to: str = "",
                 history: list[str] | None = None) -> str:
@@ -358,6 +451,9 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
         def refresh():
             return render_articles(idx), gr.update(choices=_article_choices(idx), value=[])
 
+        def date_choices():
+            return gr.update(choices=_article_choices(idx))
+
         def do_upload(paths):
             for msg, changed in be.upload_steps(paths):
                 yield msg, gr.update(), gr.update(), gr.update()
@@ -374,15 +470,33 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -
             table, dd = refresh()
             return msg, table, dd, gr.update(visible=False)
 
+        def do_set_date(article_id, value):
+            msg, changed = be.set_date(article_id, value)
+            return (msg, *refresh()) if changed else (msg, gr.update(), gr.update())
+
+        def pick_date(article_id):  # the chosen article's date, to edit
+            try:
+                return (idx.article(article_id).date or "") if article_id else ""
+            except KeyError:
+                return ""
+
+        quiet = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
         add_btn.click(do_upload, [files], [status, articles_html, to_remove, files], api_name="upload",
-                      concurrency_limit=1, concurrency_id="write", show_progress="hidden")
+                      concurrency_limit=1, concurrency_id="write", show_progress="hidden"
+                      ).then(date_choices, None, [date_dd], **quiet)
         # New files picked: the previous upload's message no longer applies.
-        files.upload(lambda: "", None, [status], queue=False, api_visibility="undocumented", show_progress="hidden")
+        files.upload(lambda: "", None, [status], **quiet)
         remove_btn.click(do_remove, [to_remove], [status, articles_html, to_remove, undo_btn], api_name="remove",
-                         concurrency_limit=1, concurrency_id="write", show_progress="hidden")
+                         concurrency_limit=1, concurrency_id="write", show_progress="hidden"
+                         ).then(date_choices, None, [date_dd], **quiet)
         undo_btn.click(do_undo, None, [status, articles_html, to_remove, undo_btn], api_name="undo",
-                       concurrency_limit=1, concurrency_id="write", show_progress="hidden")
+                       concurrency_limit=1, concurrency_id="write", show_progress="hidden"
+                       ).then(date_choices, None, [date_dd], **quiet)
+        date_btn.click(do_set_date, [date_dd, date_value], [status, articles_html, to_remove],
+                       api_name="set_date", concurrency_limit=1, concurrency_id="write", show_progress="hidden")
+        date_dd.change(pick_date, [date_dd], [date_value], **quiet)
         demo.load(refresh, None, [articles_html, to_remove], api_name="articles", queue=False)
+        demo.load(date_choices, None, [date_dd], **quiet)
         # The chat client: runs once per page load (no change to `launch` needed).
         demo.load(None, None, None, js=LOADER)
 

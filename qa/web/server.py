@@ -233,7 +233,12 @@ def main_serve(args: argparse.Namespace) -> int:
     host = getattr(args, "host", "127.0.0.1") or "127.0.0.1"
     path = Path(getattr(args, "index", DEFAULT_INDEX))
     if not (path / "manifest.json").exists() and path != DEFAULT_INDEX:
-        raise QAIndexError(f"no index at {path}; build one with: qa index ARTICLES --index {path}")
+        # A new folder is built from the shipped articles (as the default one is); a folder that holds
+        # something else is never written into.
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise QAIndexError(f"no index at {path}, and it is not empty; give a new folder (built from the shipped "
+                              f"articles) or build one with: qa index ARTICLES --index {path}")
+        print(f"no index at {path} yet: building it from the shipped articles", file=sys.stderr)
     extra = list(getattr(args, "allowed_host", None) or [])
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {host} without a login (--auth-file or QA_AUTH): anyone who can reach it can "
@@ -242,7 +247,7 @@ def main_serve(args: argparse.Namespace) -> int:
         print("warning: only requests addressed to localhost are accepted; add --allowed-host NAME for each "
               "name or address others use to reach this machine", file=sys.stderr)
     security = Security(auth=auth, api_token=token, allowed_hosts=allowed_hosts_for(host, extra))
-    idx = get_index(path)
+    idx = get_index(path, build=True)
     llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
     sock = bind(host, port)
     port = sock.getsockname()[1]
