@@ -75,6 +75,7 @@ def test_pairs_follow_the_gold_and_the_budget() -> None:
     qv = dict(zip([q["question"] for q in qsel], e5.query([q["question"] for q in qsel])))
     count = lambda t: e5.token_count(t, is_query=True)  # noqa: E731
     pairs = list(R.pairs_of(mine, qsel, sv, qv, count, random.Random(0)))
+    title_of = {s: d.title for d in mine for s in d.sentences}
     by_q: dict[str, list] = {}
     for p in pairs:
         by_q.setdefault(p.group, []).append(p)
@@ -87,15 +88,14 @@ def test_pairs_follow_the_gold_and_the_budget() -> None:
         golds = [R.norm(g) for g in q["gold"]]
         for p in ps:
             assert p.label == int(any(g in R.norm(p.sentence) for g in golds))
-            assert p.passage.endswith(p.sentence) and p.passage.startswith(mine[0].title + ". ")
+            assert p.passage.endswith(p.sentence) and p.passage.startswith(title_of[p.sentence] + ". ")
             assert (p.split, p.qlang, p.plang, p.source) == ("dev", "es", "ro", "es>ro")
         assert sum(p.label for p in ps) >= 1 and any(p.kind == "hard" for p in ps)
         assert {p.kind for p in ps if p.label == 0} <= {"hard", "near", "random"}
     for p in pairs:
-        n = count(p.question + " passage: " + p.passage)
+        n = count(R.pair_text(p.question, p.passage))
         # over the budget only when the candidate alone (no previous sentence) is too long
-        assert n <= R.MAX_TOKENS or p.passage == f"{mine[0].title}. {p.sentence}" or \
-            count(p.question + " passage: " + p.passage.split(". ", 1)[0] + ". " + p.sentence) > R.MAX_TOKENS
+        assert n <= R.MAX_TOKENS or p.passage == f"{title_of[p.sentence]}. {p.sentence}"
 
 
 def test_passage_text_cuts_the_previous_sentence_from_its_start() -> None:

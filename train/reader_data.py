@@ -3,8 +3,9 @@
     python train/reader_data.py [--cache /tmp/qa-reader] [--stats]
 
 A pair is (question, passage_text, label): does the candidate sentence answer the question? The text
-the reader sees is `question + " passage: " + passage_text` (as a query, so the engine reads
-"query: {question} passage: {title}. {previous sentence} {sentence}"), see `passage_text`.
+the reader sees is qa.answers.crossenc.pair_text(question, passage) = question + " passage: " + passage,
+read as a query, so the engine reads "query: {question} passage: {title}. {previous sentence} {sentence}";
+the previous sentence is cut from its start to keep the input within MAX_TOKENS (see `passage_text`).
 Label 1 iff the candidate sentence contains a gold answer (normalised: whitespace collapsed,
 case folded, as train/train_answer.py labels sentences). Sentences are qa's own (qa.chunk.sentence_units,
 what the index stores and the answer step quotes); candidates shorter than MIN_WORDS words are never
@@ -47,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "train"))
 
+from qa.answers.crossenc import pair_text  # noqa: E402
+from qa.answers.crossenc import passage_text as join_passage  # noqa: E402
 from qa.chunk import sentence_units  # noqa: E402
 from qa.evaluate import _slug  # noqa: E402
 import train_answer as TA  # noqa: E402
@@ -119,18 +122,25 @@ def sentences_of(text: str) -> tuple[str, ...]:
 
 def passage_text(title: str, prev: str, sentence: str, question: str, count: Callable[[str], int],
                  max_tokens: int = MAX_TOKENS) -> str:
-    """title + ". " + previous sentence + " " + sentence, the previous sentence cut from its start (whole
-    words) until question + " passage: " + text counts at most `max_tokens` tokens (dropped if need be).
-    The candidate sentence is never cut: a long one makes a longer input."""
-    head = title.strip().rstrip(".") + ". "
+    """qa.answers.crossenc.passage_text (title + ". " + previous sentence + " " + sentence), the previous
+    sentence cut from its start (whole words) until crossenc.pair_text(question, text) counts at most
+    `max_tokens` tokens (dropped if need be). The candidate sentence is never cut: a long one makes a
+    longer input."""
     words = prev.split()
-    while True:
-        text = head + (" ".join(words) + " " if words else "") + sentence
-        if not words or count(question + " passage: " + text) <= max_tokens:
-            return text
-        over = count(question + " passage: " + text) - max_tokens
-        # Roughly 1.3 tokens a word: drop enough words at once, then step by one.
-        words = words[max(1, int(over / 1.5)):]
+
+    def text_of(k: int) -> str:  # the last k words of the previous sentence
+        return join_passage(title, " ".join(words[len(words) - k:]) if k else "", sentence)
+
+    if count(pair_text(question, text_of(len(words)))) <= max_tokens:
+        return text_of(len(words))
+    lo, hi = 0, len(words) - 1  # the largest k that fits, by bisection (counts grow with k)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(pair_text(question, text_of(mid))) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text_of(lo)
 
 
 # ---------------------------------------------------------------------------------- sources
@@ -323,7 +333,7 @@ def pairs_of(docs: list[Doc], qs: list[dict], sv: dict[str, np.ndarray], qv: dic
         chosen += [(d, i, "random") for d, i in rng.sample(far, min(RANDOM, len(far)))]
         for d, i, kind in chosen[:PER_QUESTION]:
             prev = d.sentences[i - 1] if i > 0 else ""
-            yield Pair(q["question"], passage_text(d.title, prev, d.sentences[i], q["question"], count),
+            yield Pair(q["question"].strip(), passage_text(d.title, prev, d.sentences[i], q["question"], count),
                        int(kind == "positive"), q["id"], q["source"], q["qlang"], d.lang, q["article"], q["split"],
                        q["answerable"], CROSS_WEIGHT if q["source"] == "en<>nl" else 1.0, kind, d.sentences[i])
 
@@ -371,7 +381,7 @@ def stats(pairs: list[Pair]) -> str:
     for split in ("train", "dev"):
         ps = [p for p in pairs if p.split == split]
         lines.append(f"{'all':8} {split:5} {len(ps):6d} {len({p.group for p in ps}):9d}")
-    n = np.array([e5.token_count(p.question + " passage: " + p.passage, is_query=True) for p in pairs])
+    n = np.array([e5.token_count(pair_text(p.question, p.passage), is_query=True) for p in pairs])
     q = np.percentile(n, [5, 25, 50, 75, 95, 99])
     lines.append(f"tokens per input: mean {n.mean():.1f}, p5/25/50/75/95/99 {' / '.join(f'{x:.0f}' for x in q)}, "
                  f"max {n.max()}, over {MAX_TOKENS}: {np.mean(n > MAX_TOKENS):.1%}")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "train"))
 
 import train_answer as TA  # noqa: E402
+from qa.chunk import sentence_units  # noqa: E402
 
 NS = (1, 3, 5, 8, 12)
 
@@ -47,8 +48,36 @@ def rows_of(idx, qs: list[dict], qvs: np.ndarray, setting: str) -> list[dict]:
             continue
         golds = [TA._norm(g) for g in q["gold"]]
         labels = np.array([any(g in TA._norm(r[4]) for g in golds) for r in raw], float)
-        out.append({"q": q, "setting": setting, "kind": "answerable", "rows": rows, "labels": labels, "qi": qi})
+        out.append({"q": q, "setting": setting, "kind": "answerable", "rows": rows, "labels": labels, "qi": qi,
+                    "cands": [context_of(idx, r[1], r[2], r[4]) for r in raw]})
     return out
+
+
+def context_of(idx, article_id: str, start: int, sentence: str) -> tuple[str, str, str]:
+    """(title, previous sentence, sentence) of a candidate, as the reader reads it (qa's sentence units)."""
+    art = idx.article(article_id)
+    prev = ""
+    for a, b in sentence_units(art.text):
+        if b <= start:
+            prev = art.text[a:b]
+        else:
+            break
+    return art.title, prev, sentence
+
+
+def export(items: list[dict], models: dict, path: Path, top: int = 12) -> None:
+    """The dev questions' top candidates by the first model, with every model's logit and the label, as
+    JSON lines: what the reader would rerank at run time (train_reader.py scores them)."""
+    first = next(iter(models))
+    with path.open("w", encoding="utf-8") as f:
+        for it in items:
+            lg = {name: TA.logits_of(it, m) for name, m in models.items()}
+            order = np.argsort(-lg[first], kind="stable")[:top]
+            f.write(json.dumps({"id": it["q"]["id"], "setting": it["setting"], "question": it["q"]["question"],
+                                "cands": [{"title": it["cands"][j][0], "prev": it["cands"][j][1],
+                                           "sentence": it["cands"][j][2], "label": int(it["labels"][j]),
+                                           **{name: round(float(lg[name][j]), 4) for name in models}}
+                                          for j in order]}, ensure_ascii=False) + "\n")
 
 
 def gather(cache: Path, sample: int, log) -> list[dict]:
@@ -111,6 +140,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qa-train-answer"))
     ap.add_argument("--sample", type=int, default=0, help="dev questions per XQuAD setting (0: all)")
+    ap.add_argument("--export", type=Path, help="write the dev questions' top-12 candidates here (JSON lines)")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
@@ -123,7 +153,11 @@ def main() -> int:
     own = TA.fit_sentence_mlp(train, TA.SENTENCE_FEATURES, TA.CROSS_WEIGHT)
     log(f"train-only sentence model fitted on {len(train)} items in {time.time() - t0:.0f} s")
     print(f"recall of the gold sentence in the top N candidates (%), dev questions, k={TA.K} passages")
-    print(recall_table(dev, {"shipped": load_model().sentence, "train-only": own}))
+    models = {"train-only": own, "shipped": load_model().sentence}
+    print(recall_table(dev, models))
+    if args.export:
+        export(dev, models, args.export)
+        print(f"wrote {args.export}")
     return 0
 
 
