@@ -108,3 +108,39 @@ def test_passage_text_cuts_the_previous_sentence_from_its_start() -> None:
     assert text.startswith("A title. ") and text.endswith(" word79 The bridge opens in September 2027.")
     assert count("When does it open?" + " passage: " + text) <= 40
     assert R.passage_text("T.", "", "Short one here.", "q?", count) == "T. Short one here."
+
+
+def _pair(group: str, kind: str, source: str = "es>es", split: str = "train") -> "R.Pair":
+    return R.Pair("q?", "T. s", int(kind == "positive"), group, source, "es", "es", "a", split, True, 1.0, kind, "s")
+
+
+def test_select_keeps_whole_questions_positives_first_and_the_budget() -> None:
+    import train_reader as TR
+
+    pairs = []
+    for src in ("es>es", "en<>nl", "squad2"):
+        for g in range(30):
+            pairs += [_pair(f"{src}{g}", k, src) for k in ("positive", "hard", "hard", "hard", "near", "near", "random")]
+    pairs += [_pair("dev0", "positive", split="dev")]
+    got = TR.select(pairs, "train", 100, per_question=4)
+    assert 90 <= len(got) <= 100 and all(p.split == "train" for p in got)
+    groups = {p.group for p in got}
+    for g in groups:
+        kinds = [p.kind for p in got if p.group == g]
+        assert kinds == ["positive", "hard", "near", "random"]  # kinds in turn, the positive first
+    # every source gets its share (none is starved), and the same call gives the same subset
+    assert {p.source for p in got} == {"es>es", "en<>nl", "squad2"}
+    assert TR.select(pairs, "train", 100, per_question=4) == got
+    assert len(TR.select(pairs, "train", 10_000, per_question=4)) == 90 * 4
+
+
+def test_auc_and_top1() -> None:
+    import numpy as np
+    import train_reader as TR
+
+    rng = np.random.default_rng(0)
+    s, y = rng.normal(size=200).round(1), rng.integers(0, 2, 200)
+    brute = np.mean([(a > b) + 0.5 * (a == b) for a in s[y == 1] for b in s[y == 0]])
+    assert abs(TR.auc(s, y) - brute) < 1e-9
+    pairs = [_pair("a", "positive"), _pair("a", "hard"), _pair("b", "positive"), _pair("b", "hard")]
+    assert TR.top1(np.array([2.0, 1.0, 0.0, 1.0]), pairs) == (0.5, 2)
