@@ -144,3 +144,15 @@ def test_auc_and_top1() -> None:
     assert abs(TR.auc(s, y) - brute) < 1e-9
     pairs = [_pair("a", "positive"), _pair("a", "hard"), _pair("b", "positive"), _pair("b", "hard")]
     assert TR.top1(np.array([2.0, 1.0, 0.0, 1.0]), pairs) == (0.5, 2)
+
+
+def test_check_clean_refuses_a_test_title_or_sentence() -> None:
+    titles, _, sentences = _xquad_test()
+    ok = _pair("g", "hard")
+    R.check_clean([ok])
+    with pytest.raises(SystemExit):
+        R.check_clean([ok, R.Pair("q?", "T. s", 0, "g", "es>es", "es", "es", sorted(titles)[0], "train", True, 1.0,
+                                  "hard", "s")])
+    with pytest.raises(SystemExit):
+        R.check_clean([R.Pair("q?", "T. s", 0, "g", "es>es", "es", "es", "a", "train", True, 1.0, "random",
+                              sorted(sentences)[0])])

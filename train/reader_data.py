@@ -293,7 +293,25 @@ def build(cache: Path, log: Callable[[str], None] = lambda s: None) -> list[Pair
         qv = vec.get([q["question"] for q in qs], query=True)
         pairs += list(pairs_of(docs, qs, sv, qv, count, random.Random(f"{SEED}-{name}")))
         log(f"{name}: {len(qs)} questions -> {len(pairs)} pairs so far")
+    check_clean(pairs)
     return pairs
+
+
+def check_clean(pairs: list[Pair]) -> None:
+    """Refuse pairs that touch a test article: an XQuAD test title (any language) or an eval/crossling
+    test article, as the question's article or as the source of any sentence."""
+    data = json.loads((TA.shared_eval() / "xquad.es.json").read_text("utf-8"))["data"]
+    split = TA.split_titles([d["title"] for d in data])
+    test_titles = {t for t, s in split.items() if s == "test"}
+    test_arts = set(json.loads((TA.CROSSLING / "split.json").read_text("utf-8"))["test"])
+    test_sents = set()
+    for lang in ("es", "ro"):
+        for d in json.loads((TA.shared_eval() / f"xquad.{lang}.json").read_text("utf-8"))["data"]:
+            if d["title"] in test_titles:
+                test_sents.update(s for p in d["paragraphs"] for s in sentences_of(p["context"]) if len(s.split()) >= 8)
+    bad = [p for p in pairs if p.article in test_titles | test_arts or p.sentence in test_sents]
+    if bad:
+        raise SystemExit(f"{len(bad)} pairs touch test data (first: {bad[0].group} {bad[0].article!r}); expected none")
 
 
 def pairs_of(docs: list[Doc], qs: list[dict], sv: dict[str, np.ndarray], qv: dict[str, np.ndarray],
