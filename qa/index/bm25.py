@@ -336,24 +336,47 @@ class LexicalSegment:
         return cls(terms, indptr, docs, tf, lengths)
 
 
+def live_sums(seg: LexicalSegment, live: np.ndarray | None) -> tuple[int, int]:
+    """(live documents, summed length of the live documents) of one segment."""
+    lengths = np.asarray(seg.lengths)
+    if live is not None:
+        lengths = lengths[live]
+    return len(lengths), int(lengths.sum(dtype=np.int64))
+
+
 class BM25:
     """Okapi BM25 (k1=1.2, b=0.75) over one or more `LexicalSegment`s with an optional deletion mask."""
 
     def __init__(self, k1: float = 1.2, b: float = 0.75, segments: Sequence[LexicalSegment] = (),
-                 live: np.ndarray | None = None) -> None:
-        """`live` (bool per physical row, None = all live) marks the rows that are not deleted."""
+                 live: np.ndarray | None = None, *, lives: Sequence[np.ndarray | None] | None = None,
+                 sums: Sequence[tuple[int, int] | None] | None = None) -> None:
+        """`live` (bool per physical row, None = all live) marks the rows that are not deleted.
+
+        `lives` gives the same per segment instead (None: all of that segment live), and `sums`
+        optionally each segment's (live documents, summed live length) when the caller has them
+        cached: then making a searcher costs nothing per row, so a new searcher after an add
+        costs the new segment, not the whole index (qa.index.view)."""
         self.k1, self.b = k1, b
         self._segs: list[LexicalSegment] = list(segments)
         self._offsets = np.zeros(1, np.int64)
-        self._live: np.ndarray | None = None
+        self._lives: list[np.ndarray | None] = [None] * len(self._segs)
+        self._sums: list[tuple[int, int] | None] = [None] * len(self._segs)
         self._stats: tuple[int, float] | None = None  # (live documents, average length)
-        self._norm: np.ndarray | None = None  # see _norms
-        self._lengths: np.ndarray | None = None  # all segments' lengths, concatenated
         self._dfs: dict[str, int] = {}  # term -> live document frequency, cleared on any change
         self._scratch: np.ndarray | None = None  # zeroed buffer for top(); see _take_scratch
         self._scratch_lock = threading.Lock()
         self._reindex()
-        self.set_live(live)
+        if lives is not None:
+            if live is not None or len(lives) != len(self._segs):
+                raise ValueError(f"give either live or one mask per segment ({len(self._segs)}), not both")
+            for s, m in enumerate(lives):
+                if m is not None and len(m) != len(self._segs[s]):
+                    raise ValueError(f"live mask {s} has {len(m)} entries, its segment {len(self._segs[s])} rows")
+            self._lives = [None if m is None else np.asarray(m, bool) for m in lives]
+            if sums is not None:
+                self._sums = list(sums)
+        else:
+            self.set_live(live)
 
     # ---------------------------------------------------------------- segments and deletions
     @property
@@ -367,26 +390,25 @@ class BM25:
 
     def __len__(self) -> int:
         """Live (not deleted) documents."""
-        return self.n_rows if self._live is None else int(self._live.sum())
+        return self._collection()[0]
 
     def _reindex(self) -> None:
         self._offsets = np.concatenate([[0], np.cumsum([len(s) for s in self._segs], dtype=np.int64)]).astype(np.int64)
-        self._lengths = None
         self._stats = None
-        self._norm = None
         self._dfs = {}
+
+    def _live_all(self) -> np.ndarray | None:
+        """The deletion mask over all physical rows (None: nothing deleted)."""
+        if all(m is None for m in self._lives):
+            return None
+        return np.concatenate([np.ones(len(seg), bool) if m is None else m for seg, m in zip(self._segs, self._lives)])
 
     def add_segment(self, segment: LexicalSegment, live: np.ndarray | None = None) -> None:
         """Append a segment; its rows follow the existing ones. `live` masks its own documents."""
         self._segs.append(segment)
-        old = self._live
+        self._lives.append(None if live is None else np.asarray(live, bool))
+        self._sums.append(None)
         self._reindex()
-        if old is not None or live is not None:
-            tail = np.ones(len(segment), bool) if live is None else np.asarray(live, bool)
-            head = np.ones(self.n_rows - len(segment), bool) if old is None else old
-            self._live = np.concatenate([head, tail])
-        self._stats = None
-        self._norm = None
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask: `live[row]` False marks a deleted row; None = all live."""
@@ -394,15 +416,16 @@ class BM25:
             live = np.asarray(live, bool)
             if live.shape != (self.n_rows,):
                 raise ValueError(f"live mask has {live.shape[0]} entries, the BM25 index has {self.n_rows} rows")
-            live = None if live.all() else live.copy()
-        self._live = live
+        self._lives = [None if live is None or live[lo:hi].all() else live[lo:hi].copy()
+                       for lo, hi in zip(self._offsets[:-1].tolist(), self._offsets[1:].tolist())]
+        self._sums = [None] * len(self._segs)
         self._stats = None
-        self._norm = None
         self._dfs = {}
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mark physical `rows` deleted (tombstones; the segments stay as they are)."""
-        live = np.ones(self.n_rows, bool) if self._live is None else self._live.copy()
+        live = self._live_all()
+        live = np.ones(self.n_rows, bool) if live is None else live
         live[np.asarray(rows, np.int64)] = False
         self.set_live(live)
 
@@ -412,7 +435,7 @@ class BM25:
         if not len(seg):
             return
         self.add_segment(seg)
-        if self._live is None:
+        if all(m is None for m in self._lives):
             # Merge small trailing segments so that many one-article adds do not pile up segments.
             while len(self._segs) >= 2 and len(self._segs[-2]) < _MERGE_RATIO * len(self._segs[-1]):
                 self._segs[-2:] = [LexicalSegment.merge(self._segs[-2:])]
@@ -424,27 +447,24 @@ class BM25:
         if mask.shape != (len(self),):
             raise ValueError(f"keep mask has {mask.shape[0]} entries for {len(self)} documents")
         full = np.zeros(self.n_rows, bool)
-        full[np.flatnonzero(self._live) if self._live is not None else np.arange(self.n_rows)] = mask
+        live = self._live_all()
+        full[np.flatnonzero(live) if live is not None else np.arange(self.n_rows)] = mask
         lives = [full[self._offsets[i]:self._offsets[i + 1]] for i in range(len(self._segs))]
         self._segs = [LexicalSegment.merge(self._segs, lives)] if self._segs else []
-        self._live = None
+        self._lives, self._sums = [None], [None]
         self._reindex()
 
     # ---------------------------------------------------------------- statistics
-    def _all_lengths(self) -> np.ndarray:
-        if self._lengths is None:
-            self._lengths = (np.concatenate([np.asarray(s.lengths) for s in self._segs]) if self._segs
-                             else np.zeros(0, np.int32))
-        return self._lengths
-
     def _collection(self) -> tuple[int, float]:
         """(live documents, average live document length); float64 so every layout agrees exactly."""
         if self._stats is None:
-            lengths = self._all_lengths()
-            if self._live is not None:
-                lengths = lengths[self._live]
-            n = len(lengths)
-            self._stats = (n, float(lengths.sum(dtype=np.int64)) / n if n else 1.0)
+            n = total = 0
+            for s, seg in enumerate(self._segs):
+                if self._sums[s] is None:
+                    self._sums[s] = live_sums(seg, self._lives[s])
+                n += self._sums[s][0]
+                total += self._sums[s][1]
+            self._stats = (n, float(total) / n if n else 1.0)
         return self._stats
 
     def _locate(self, term: str) -> list[tuple[int, int, int]]:
@@ -456,25 +476,31 @@ class BM25:
                 out.append((s, int(seg.indptr[i]), int(seg.indptr[i + 1])))
         return out
 
-    def _rows_tf(self, s: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """Physical rows and float32 term frequencies of live postings [lo, hi) of segment `s`."""
+    def _rows_tf(self, s: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Physical rows, float32 term frequencies and length norms of live postings [lo, hi) of segment `s`."""
         seg = self._segs[s]
-        rows = np.asarray(seg.docs[lo:hi], np.int64) + int(self._offsets[s])
+        docs = np.asarray(seg.docs[lo:hi], np.int64)
         tf = np.asarray(seg.tf[lo:hi], np.float32)
-        if self._live is not None:
-            keep = self._live[rows]
-            rows, tf = rows[keep], tf[keep]
-        return rows, tf
+        if self._lives[s] is not None:
+            keep = self._lives[s][docs]
+            docs, tf = docs[keep], tf[keep]
+        return docs + int(self._offsets[s]), tf, self._norm_of(s, docs)
+
+    def _norm_of(self, s: int, docs: np.ndarray) -> np.ndarray:
+        """k1 * (1 - b + b * length / avgdl) of segment `s`'s documents `docs`, float32. Computed per
+        posting read rather than cached per row: the average length changes with every add, and a
+        per-row cache would cost the whole index again after each one."""
+        _, avgdl = self._collection()
+        k1, b = np.float32(self.k1), np.float32(self.b)
+        lengths = np.asarray(self._segs[s].lengths[docs], np.float32)
+        return k1 * (np.float32(1) - b + b * (lengths / np.float32(avgdl)))
 
     def _df(self, term: str, locs: list[tuple[int, int, int]]) -> int:
         """Live documents holding `term` (cached until the rows or the mask change)."""
         df = self._dfs.get(term)
         if df is None:
-            if self._live is None:
-                df = sum(hi - lo for _, lo, hi in locs)
-            else:
-                df = sum(int(self._live[np.asarray(self._segs[s].docs[lo:hi], np.int64) + int(self._offsets[s])].sum())
-                         for s, lo, hi in locs)
+            df = sum(hi - lo if self._lives[s] is None else
+                     int(self._lives[s][np.asarray(self._segs[s].docs[lo:hi], np.int64)].sum()) for s, lo, hi in locs)
             if len(self._dfs) > 100_000:
                 self._dfs.clear()
             self._dfs[term] = df
@@ -512,27 +538,19 @@ class BM25:
                 out.append((locs, np.float32(self._idf_of(df))))
         return out
 
-    def _norms(self) -> np.ndarray:
-        """k1 * (1 - b + b * length / avgdl) per physical row, float32 (recomputed when statistics change)."""
-        if self._norm is None:
-            _, avgdl = self._collection()
-            k1, b = np.float32(self.k1), np.float32(self.b)
-            self._norm = k1 * (np.float32(1) - b + b * (self._all_lengths().astype(np.float32) / np.float32(avgdl)))
-        return self._norm
-
-    def _term_scores(self, rows: np.ndarray, tf: np.ndarray, idf: np.float32) -> np.ndarray:
-        """BM25 term scores (float32) of postings `rows` with frequencies `tf`."""
+    def _term_scores(self, norm: np.ndarray, tf: np.ndarray, idf: np.float32) -> np.ndarray:
+        """BM25 term scores (float32) of postings with length norms `norm` and frequencies `tf`."""
         k1 = np.float32(self.k1)
-        return idf * tf * (k1 + np.float32(1)) / (tf + self._norms()[rows])
+        return idf * tf * (k1 + np.float32(1)) / (tf + norm)
 
     def _accumulate(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(physical rows, BM25 scores) of every live document matching a term of `query`."""
         parts_r, parts_s = [], []
         for locs, idf in self._query_terms(query):
             for s, lo, hi in locs:
-                rows, tf = self._rows_tf(s, lo, hi)
+                rows, tf, norm = self._rows_tf(s, lo, hi)
                 parts_r.append(rows)
-                parts_s.append(self._term_scores(rows, tf, idf))
+                parts_s.append(self._term_scores(norm, tf, idf))
         if not parts_r:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         rows = np.concatenate(parts_r)
@@ -590,12 +608,13 @@ class BM25:
         def postings(j: int) -> tuple[np.ndarray, np.ndarray]:
             locs, idf = terms[j]
             parts = [self._rows_tf(s, lo, hi) for s, lo, hi in locs]
-            rows = np.concatenate([r for r, _ in parts])  # ascending: segments in row order
-            tf = np.concatenate([t for _, t in parts])
+            rows = np.concatenate([r for r, _, _ in parts])  # ascending: segments in row order
+            tf = np.concatenate([t for _, t, _ in parts])
+            norm = np.concatenate([m for _, _, m in parts])
             if allowed is not None:
                 keep = allowed[rows]
-                rows, tf = rows[keep], tf[keep]
-            return rows, self._term_scores(rows, tf, idf)
+                rows, tf, norm = rows[keep], tf[keep], norm[keep]
+            return rows, self._term_scores(norm, tf, idf)
 
         total = sum(hi - lo for locs, _ in terms for _, lo, hi in locs)
         if total <= max(8192, self.n_rows // 64):  # short postings: score them all
@@ -650,7 +669,8 @@ class BM25:
                 for s, lo, hi in locs:
                     found, tf = self._lookup(s, lo, hi, cands)
                     if found.any():
-                        add[found] = self._term_scores(cands[found], tf[found], idf)
+                        norm = self._norm_of(s, cands[found] - int(self._offsets[s]))
+                        add[found] = self._term_scores(norm, tf[found], idf)
                 acc += add
             return self._select(cands, acc.astype(np.float32), n)
         finally:

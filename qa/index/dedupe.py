@@ -9,7 +9,6 @@ import hashlib
 import logging
 from typing import Sequence
 
-import numpy as np
 
 from ..ingest.article import Article
 from ..ingest.chunk import Chunk
@@ -25,8 +24,9 @@ def body_hash(text: str) -> str:
 
 def duplicates(v: _View, new: Sequence[Article], chunks_of: dict[str, list[Chunk]]) -> dict[str, str]:
     """New id -> the id of an earlier article (in `new` or in the view `v`) with the same normalised
-    body. `new` are articles whose ids are not indexed yet; `chunks_of` their chunks. Indexed
-    articles are read only when their chunk count matches, so a large index is not read through."""
+    body. `new` are articles whose ids are not indexed yet; `chunks_of` their chunks. The indexed
+    articles' body hashes are computed once per segment and cached (`_View.body_rows`): the first
+    add after loading reads the texts once, later adds cost only the new articles."""
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for a in new:
@@ -34,8 +34,8 @@ def duplicates(v: _View, new: Sequence[Article], chunks_of: dict[str, list[Chunk
         if h in seen:
             out[a.id] = seen[h]
             continue
-        rows = np.flatnonzero(v.chunk_count == len(chunks_of[a.id])) if len(v) else []
-        same = next((v.ids[r] for r in rows if body_hash(v.text(int(r))) == h), None)
+        rows = v.body_rows(h, len(chunks_of[a.id]), body_hash) if len(v) else []
+        same = v.ids[rows[0]] if rows else None
         if same is not None:
             out[a.id] = same
         else:

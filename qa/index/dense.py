@@ -295,14 +295,29 @@ class DenseSegment:
 class DenseIndex:
     """Several `DenseSegment`s searched as one, with a deletion mask over their physical rows."""
 
-    def __init__(self, segments: Sequence[DenseSegment] = (), live: np.ndarray | None = None) -> None:
+    def __init__(self, segments: Sequence[DenseSegment] = (), live: np.ndarray | None = None, *,
+                 lives: Sequence[np.ndarray | None] | None = None, packed: Sequence[np.ndarray | None] | None = None
+                 ) -> None:
+        """`live`: bool per physical row (None = all live). Or `lives`, one mask per segment (None:
+        all of it live), and optionally `packed`, those masks as FAISS bitmaps already (the view
+        caches both per segment, so a new DenseIndex after an add costs nothing per row)."""
         self._segs: list[DenseSegment] = list(segments)
         dims = {s.dim for s in self._segs}
         if len(dims) > 1:
             raise ValueError(f"dense segments have different dimensions {sorted(dims)}")
         self._offsets = np.concatenate([[0], np.cumsum([len(s) for s in self._segs])]).astype(np.int64)
-        self._live: np.ndarray | None = None
-        self.set_live(live)
+        self._lives: list[np.ndarray | None] = [None] * len(self._segs)
+        self._packed: dict[int, np.ndarray] = {}  # segment -> its live mask as FAISS bitmap
+        if lives is not None:
+            if live is not None or len(lives) != len(self._segs):
+                raise ValueError(f"give either live or one mask per segment ({len(self._segs)}), not both")
+            for i, m in enumerate(lives):
+                if m is not None and len(m) != len(self._segs[i]):
+                    raise ValueError(f"live mask {i} has {len(m)} entries, its segment {len(self._segs[i])} rows")
+            self._lives = [None if m is None else np.asarray(m, bool) for m in lives]
+            self._packed = {i: p for i, p in enumerate(packed or ()) if p is not None}
+        else:
+            self.set_live(live)
 
     @property
     def segments(self) -> tuple[DenseSegment, ...]:
@@ -315,7 +330,7 @@ class DenseIndex:
 
     def __len__(self) -> int:
         """Live rows."""
-        return self.n_rows if self._live is None else int(self._live.sum())
+        return sum(len(seg) if m is None else int(m.sum()) for seg, m in zip(self._segs, self._lives))
 
     def add_segment(self, segment: DenseSegment) -> None:
         """Append a segment; its rows follow the existing ones and are live."""
@@ -323,9 +338,7 @@ class DenseIndex:
             raise ValueError(f"a {segment.dim}-d segment cannot join {self._segs[0].dim}-d ones")
         self._segs.append(segment)
         self._offsets = np.append(self._offsets, self._offsets[-1] + len(segment))
-        if self._live is not None:
-            self._live = np.concatenate([self._live, np.ones(len(segment), bool)])
-        self._packed = {}
+        self._lives.append(None)
 
     def set_live(self, live: np.ndarray | None) -> None:
         """Replace the deletion mask (bool per physical row, False = deleted); None = all live."""
@@ -333,13 +346,14 @@ class DenseIndex:
             live = np.asarray(live, bool)
             if live.shape != (self.n_rows,):
                 raise ValueError(f"live mask has {live.shape[0]} entries, the dense index has {self.n_rows} rows")
-            live = None if live.all() else live.copy()
-        self._live = live
-        self._packed: dict[int, np.ndarray] = {}  # segment -> its live mask as FAISS bitmap
+        self._lives = [None if live is None or live[lo:hi].all() else live[lo:hi].copy()
+                       for lo, hi in zip(self._offsets[:-1].tolist(), self._offsets[1:].tolist())]
+        self._packed = {}
 
     def delete(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mark physical `rows` deleted (tombstones)."""
-        live = np.ones(self.n_rows, bool) if self._live is None else self._live.copy()
+        live = np.concatenate([np.ones(len(seg), bool) if m is None else m for seg, m in zip(self._segs, self._lives)]
+                              ) if self._segs else np.ones(0, bool)
         live[np.asarray(rows, np.int64)] = False
         self.set_live(live)
 
@@ -357,21 +371,22 @@ class DenseIndex:
         """The `k` live rows (and within `allowed`, a bool per physical row, if given) with the
         largest inner product with `query`, best first, with exact scores."""
         q = np.ascontiguousarray(query, np.float32).reshape(-1)
-        mask = self._live
         if allowed is not None:
             allowed = np.asarray(allowed, bool)
             if allowed.shape != (self.n_rows,):
                 raise ValueError(f"allowed mask has {allowed.shape[0]} entries, the dense index has {self.n_rows} rows")
-            mask = allowed if mask is None else mask & allowed
         rows, scores = [], []
         for s, seg in enumerate(self._segs):
             lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
+            mask = self._lives[s]
+            if allowed is not None:
+                mask = allowed[lo:hi] if mask is None else mask & allowed[lo:hi]
             packed = None
             if allowed is None and mask is not None and seg.compressed:  # the deletion mask alone: cached
                 packed = self._packed.get(s)
                 if packed is None:
-                    packed = self._packed[s] = np.packbits(mask[lo:hi], bitorder="little")
-            hits = seg.search(q, k, None if mask is None else mask[lo:hi], packed)
+                    packed = self._packed[s] = np.packbits(mask, bitorder="little")
+            hits = seg.search(q, k, mask, packed)
             rows.append(hits.rows + lo)
             scores.append(hits.scores)
         if not rows:

@@ -120,7 +120,7 @@ class Index:
         self._manifest: Manifest | None = None  # None: new, nothing written yet
         self._stamp: tuple[int, int, int] | None = None
         self._segments: dict[str, Segment] = {}
-        self._pieces: dict = {}  # (segment name, tombstones) -> _Piece, reused across generations
+        self._pieces: dict = {}  # per-segment search pieces, reused across generations (qa.index.view)
         self._view = _View([], self.embedder.dim, self._pieces)
         self._old_view = self._view
         if saved is not None:
@@ -520,8 +520,8 @@ class Index:
         with self._lock:
             self._refresh()
             v = self._view
-            infos = [ArticleInfo(v.ids[i], v.titles[i], v.dates[i], int(v.chunk_count[i]), v.urls[i])
-                     for i in range(len(v.ids))]
+            infos = [ArticleInfo(v.ids[i], v.titles[i], v.dates[i], v.chunk_count(i), v.urls[i])
+                     for i in v.live_articles()]
         return sorted(infos, key=lambda i: (i.date or "", i.id), reverse=True)
 
     def idf(self, token: str) -> float:
@@ -555,12 +555,10 @@ class Index:
     def _dense_chunks(self, v: _View, qv: np.ndarray, want: int, allowed: np.ndarray | None) -> dict[int, float]:
         """Best-sentence cosine of the chunks holding the `want`-ish best sentences."""
         hits = v.dense_hits(qv, 4 * want, allowed)
-        srows, crows = v.pairs()
         rows = np.fromiter((r for r, _ in hits), np.int64, len(hits))
-        los, his = np.searchsorted(srows, rows), np.searchsorted(srows, rows, side="right")
         best: dict[int, float] = {}
-        for (_, score), lo, hi in zip(hits, los.tolist(), his.tolist()):
-            for crow in crows[lo:hi].tolist():
+        for (_, score), crows in zip(hits, v.sentence_chunks(rows)):
+            for crow in crows.tolist():
                 if score > best.get(crow, -2.0):
                     best[crow] = score
         return best
@@ -591,10 +589,9 @@ class Index:
             allowed = chunk_ok = None
             art_ok = v.article_mask(date_from, date_to, articles)
             if art_ok is not None:
-                chunk_ok = art_ok[v.chunks[:, 0]]
+                chunk_ok, allowed = v.masks(art_ok)
                 if not chunk_ok.any():
                     return []
-                allowed = art_ok[v.sents[:, 0]]
             want = max(CANDIDATES, 4 * k)
             dense_of = self._dense_chunks(v, qv, want, allowed) if dense_weight and qv is not None else {}
             dense_rank = sorted(dense_of, key=lambda r: (-dense_of[r], r))[:want]
@@ -613,7 +610,7 @@ class Index:
             taken: dict[int, list[tuple[int, int]]] = {}
             out: list[Passage] = []
             for row, score in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])):
-                art, pos, start, end = (int(x) for x in v.chunks[row, :4])
+                art, pos, start, end = v.chunk(row)
                 c_start, c_end = start, end
                 for s0, e0 in taken.get(art, []):
                     if overlaps((start, end), (s0, e0)):
@@ -668,10 +665,10 @@ def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: li
     rows = set(dense_rank) | set(lex_rank)
     lang = {}
     for r in rows:
-        art = int(v.chunks[r, 0])
+        art, _, start, end = v.chunk(r)
         if art not in texts:
             texts[art] = v.text(art)
-        lang[r] = language(texts[art][int(v.chunks[r, 2]):int(v.chunks[r, 3])])
+        lang[r] = language(texts[art][start:end])
     if qlang not in lang.values() or len(set(lang.values())) < 2:
         return {}
     return {r: (RRF_K + 1) / (RRF_K + n + 1) for n, r in enumerate(dense_rank) if lang[r] != qlang}
@@ -689,9 +686,8 @@ def _tombstone(entries: list[SegmentEntry], v: _View, ids: Sequence[str]) -> lis
     """Entries with the given live articles marked removed."""
     add: dict[str, list[int]] = {}
     for a in ids:
-        r = v.row_of[a]
-        seg = v.segments[int(v.art_seg[r])]
-        add.setdefault(seg.name, []).append(int(v.art_local[r]))
+        s, local = v.locate(v.row_of[a])
+        add.setdefault(v.segments[s].name, []).append(local)
     return [replace(e, removed=tuple(sorted(set(e.removed) | set(add[e.name])))) if e.name in add else e
             for e in entries]
 
