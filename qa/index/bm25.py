@@ -467,6 +467,17 @@ class BM25:
             self._stats = (n, float(total) / n if n else 1.0)
         return self._stats
 
+    def use_global(self, stats: tuple[int, float], dfs: dict[str, int]) -> None:
+        """Score with collection statistics of a larger index this one is a part of (a shard):
+        live documents, average length and the document frequencies of the query's terms. With
+        them a shard's scores are bit-identical to the whole index's (qa.index.shards)."""
+        self._stats = (int(stats[0]), float(stats[1]))
+        self._dfs = dict(dfs)
+
+    def global_stats(self, query: str) -> tuple[tuple[int, float], dict[str, int]]:
+        """(live documents, average length) and the live document frequency of each term of `query`."""
+        return self._collection(), {t: self._df(t, self._locate(t)) for t in set(tokenize(query))}
+
     def _locate(self, term: str) -> list[tuple[int, int, int]]:
         """(segment, lo, hi) of each segment's postings of `term`."""
         out = []

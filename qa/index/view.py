@@ -156,6 +156,8 @@ class _View:
         self._chunk_base = self.chunk_base.tolist()
         self.live_chunks = sum(st.chunks for st in self.states)
         self.dim = dim
+        #: Set by qa.index.shards: answers dense_hits and lexical_top from shards (None: here).
+        self.remote = None
         self.row_of = _RowOf(self)
         self.ids, self.titles, self.dates, self.urls, self.sources, self.hashes = (
             _Column(self, f) for f in ("ids", "titles", "dates", "urls", "sources", "hashes"))
@@ -271,11 +273,15 @@ class _View:
         bool per physical sentence row, or None."""
         if self.dense is None or not self.live_chunks:
             return []
+        if self.remote is not None:  # a sharded search (qa.index.shards): scatter, gather, merge
+            return self.remote.dense_hits(self, qv, n, allowed)
         hits = self.dense.search(np.asarray(qv, np.float32), n, allowed)
         return list(zip(hits.rows.tolist(), hits.scores.astype(float).tolist()))
 
     def lexical_top(self, question: str, n: int, allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
         """The `n` best live chunks by BM25 (physical rows, best first) and their scores."""
+        if self.remote is not None:
+            return self.remote.lexical_top(self, question, n, allowed)
         rows, scores = self.lexical.top(question, n, allowed)
         rows_l = rows.tolist()
         return rows_l, dict(zip(rows_l, scores.astype(float).tolist()))

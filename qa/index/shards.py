@@ -1,0 +1,235 @@
+"""Search past one machine: an index's segments placed on Ray actors (shards), searched by
+scatter-gather with exact top-k merging (the plan for 100M chunks is docs/distributed.md).
+
+    from qa.index.shards import ShardedIndex
+    with ShardedIndex(Index.load("index"), shards=4, address="auto") as sx:
+        passages = sx.search("Wie leidde de actie?")
+
+Each shard opens its segments read-only from the index folder (shared storage: segments are
+immutable files) and answers the two heavy parts of a search, the dense top-n over its sentence
+vectors and the BM25 top-n over its chunks. The driver keeps the `Index` (manifest, per-segment
+metadata, the BM25 term lists) and does the rest exactly as `Index.search` does: fusion, the
+language check, passages. Results are identical to the single-machine index:
+
+- BM25 scores need collection statistics (live documents, average length, document frequency of
+  each query term) over *all* shards; the driver computes them from its term lists and sends them
+  with the query, so each shard's scores are bit-identical to the whole index's;
+- each shard returns its exact top n with rows in its own row space; the driver maps them to the
+  index's physical rows (segments keep their manifest order) and takes the top n by (score, row),
+  the order a single search breaks ties in.
+
+A new generation (an add, a remove, a compaction) reaches the shards at the next search: the
+driver sends each shard its new list of segment entries (names and tombstones); a shard opens the
+segments it does not have yet from the folder and keeps the others. When a shard's actor dies,
+that search is answered by the same shard code run in the driver process over the same files
+(identical results), and the actor is created again for the next search.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .index import Index
+from .store import SegmentEntry, Store
+from .view import _View
+
+log = logging.getLogger(__name__)
+
+
+class Shard:
+    """Some segments of an index, searched as one (a Ray actor, or a plain object in the driver)."""
+
+    def __init__(self, path: str, dim: int) -> None:
+        self._store = Store(Path(path))
+        self._dim = dim
+        self._segments: dict[str, Any] = {}
+        self._cache: dict = {}
+        self._view = _View([], dim, self._cache)
+
+    def place(self, entries: Sequence[dict]) -> int:
+        """Serve these segment entries (manifest JSON, in manifest order); returns the live chunks."""
+        segs = {}
+        for e in entries:
+            entry = SegmentEntry(e["name"], e["articles"], e["chunks"], e["sentences"], e["files"],
+                                 tuple(e.get("removed", ())))
+            seg = self._segments.get(entry.name) or self._store.segment(entry, self._dim)
+            seg.entry = entry  # immutable files; only the tombstones change
+            segs[entry.name] = seg
+        self._segments = segs
+        self._view = _View(list(segs.values()), self._dim, self._cache)
+        return len(self._view)
+
+    def dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The exact top `n` (rows in this shard's row space, scores)."""
+        if self._view.dense is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        hits = self._view.dense.search(np.asarray(qv, np.float32), n, allowed)
+        return hits.rows, hits.scores
+
+    def lexical(self, question: str, n: int, allowed: np.ndarray | None, stats: tuple[int, float],
+                dfs: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The exact BM25 top `n` scored with the whole index's statistics."""
+        self._view.lexical.use_global(stats, dfs)
+        return self._view.lexical.top(question, n, allowed)
+
+    def ping(self) -> bool:
+        return True
+
+
+class ShardedIndex:
+    """An `Index` whose dense and BM25 search run on `shards` Ray actors (see the module docstring).
+
+    Each actor reserves `cpus_per_shard` CPUs (fractions allowed: 4 shards on a 2-CPU instance
+    need 0.5; actors that do not fit wait for a CPU, and so does the search)."""
+
+    def __init__(self, index: Index, shards: int = 2, address: str | None = None, *,
+                 cpus_per_shard: float = 1) -> None:
+        from .distributed import import_ray
+
+        if shards < 1:
+            raise ValueError(f"shards must be at least 1, got {shards}")
+        self.index = index
+        self.n = shards
+        self._ray = ray = import_ray()
+        self._started = False
+        self._local_instance = not ray.is_initialized() and address in (None, "local")
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=None if address else max(1, int(cpus_per_shard * shards)),
+                     include_dashboard=False, log_to_driver=False)
+            self._started = True
+        env = {"OMP_NUM_THREADS": str(max(1, int(cpus_per_shard))), "OMP_WAIT_POLICY": "PASSIVE"}
+        if self._local_instance or local_ray(ray):  # a local instance: its workers import the driver's qa, wherever it lives
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        self._remote_cls = ray.remote(num_cpus=cpus_per_shard, runtime_env={"env_vars": env})(Shard)
+        self.actors: list[Any] = [self._new_actor() for _ in range(shards)]
+        self._local: dict[int, Shard] = {}  # shards answered in the driver after their actor died
+        self._placed: _View | None = None
+        self._plan: list[list[int]] = []  # shard -> indices of the view's segments, in order
+
+    def _new_actor(self) -> Any:
+        return self._remote_cls.remote(str(self.index.path), self.index.embedder.dim)
+
+    # ------------------------------------------------------------ placement
+    def _place(self, v: _View) -> None:
+        """Spread the view's segments over the shards (largest first to the least loaded one, by
+        sentence vectors) and send each shard its entries; a shard keeps segments it already has."""
+        load = [0] * self.n
+        plan: list[list[int]] = [[] for _ in range(self.n)]
+        for i in sorted(range(len(v.segments)), key=lambda i: -len(v.segments[i].sentences)):
+            s = load.index(min(load))
+            plan[s].append(i)
+            load[s] += len(v.segments[i].sentences)
+        self._plan = [sorted(p) for p in plan]
+        entries = [[v.segments[i].entry.to_json() for i in p] for p in self._plan]
+        self._call("place", [(e,) for e in entries])
+        self._placed = v
+        v.remote = self
+
+    def _sync(self) -> _View:
+        v = self.index._view
+        if v is not self._placed:
+            self._place(v)
+        v.remote = self
+        return v
+
+    def _call(self, method: str, args: Sequence[tuple]) -> list[Any]:
+        """Call `method` on every shard with its args; a shard whose actor is dead is answered in
+        this process (same code, same files) and its actor is created again."""
+        refs = [getattr(a, method).remote(*arg) for a, arg in zip(self.actors, args)]
+        out = []
+        for s, ref in enumerate(refs):
+            try:
+                out.append(self._ray.get(ref))
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorDiedError,
+                    self._ray.exceptions.ActorUnavailableError) as e:
+                log.warning("shard %d failed (%s); answering it locally and restarting its actor", s,
+                            type(e).__name__)
+                local = self._local.get(s)
+                if local is None or method == "place":
+                    local = self._local[s] = Shard(str(self.index.path), self.index.embedder.dim)
+                    v = self._placed if method != "place" else None
+                    if v is not None:
+                        local.place([v.segments[i].entry.to_json() for i in self._plan[s]])
+                out.append(getattr(local, method)(*arg_of(args, s)))
+                self.actors[s] = self._new_actor()
+                if self._placed is not None or method == "place":
+                    entries = args[s] if method == "place" else (
+                        [self._placed.segments[i].entry.to_json() for i in self._plan[s]],)
+                    self.actors[s].place.remote(*entries)  # ready for the next search
+        return out
+
+    # ------------------------------------------------------------ the two scattered searches
+    def _split(self, v: _View, allowed: np.ndarray | None, base: np.ndarray) -> list[np.ndarray | None]:
+        if allowed is None:
+            return [None] * self.n
+        return [np.concatenate([allowed[base[i]:base[i + 1]] for i in p]) if p else np.zeros(0, bool)
+                for p in self._plan]
+
+    def _to_global(self, v: _View, s: int, rows: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Rows in shard `s`'s row space -> the index's physical rows (`base`: per-segment first rows)."""
+        p = self._plan[s]
+        sizes = [int(base[i + 1] - base[i]) for i in p]
+        local_base = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        k = np.searchsorted(local_base, rows, side="right") - 1
+        return base[np.asarray(p, np.int64)[k]] + rows - local_base[k]
+
+    @staticmethod
+    def _merge(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, np.int64)
+        sc = np.concatenate([np.asarray(x, np.float32) for _, x in parts]) if parts else np.zeros(0, np.float32)
+        best = np.lexsort((rows, -sc))[:n]  # by score, ties by row: the order of a single search
+        return rows[best], sc[best]
+
+    def dense_hits(self, v: _View, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        qv = np.asarray(qv, np.float32)
+        got = self._call("dense", [(qv, n, a) for a in self._split(v, allowed, v.sent_base)])
+        rows, sc = self._merge([(self._to_global(v, s, r, v.sent_base), x) for s, (r, x) in enumerate(got)], n)
+        return list(zip(rows.tolist(), sc.astype(float).tolist()))
+
+    def lexical_top(self, v: _View, question: str, n: int, allowed: np.ndarray | None
+                    ) -> tuple[list[int], dict[int, float]]:
+        stats, dfs = v.lexical.global_stats(question)
+        got = self._call("lexical", [(question, n, a, stats, dfs) for a in self._split(v, allowed, v.chunk_base)])
+        rows, sc = self._merge([(self._to_global(v, s, r, v.chunk_base), x) for s, (r, x) in enumerate(got)], n)
+        rows_l = rows.tolist()
+        return rows_l, dict(zip(rows_l, sc.astype(float).tolist()))
+
+    # ------------------------------------------------------------ public
+    def search(self, question: str, k: int = 5, **kw: Any):
+        """`Index.search`, with the dense and BM25 parts answered by the shards."""
+        with self.index._lock:
+            self.index._refresh()
+            self._sync()
+            return self.index.search(question, k, **kw)
+
+    def close(self) -> None:
+        for a in self.actors:
+            try:
+                self._ray.kill(a)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        if self._placed is not None:
+            self._placed.remote = None
+        if self._started:
+            self._ray.shutdown()
+
+    def __enter__(self) -> "ShardedIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def local_ray(ray: Any) -> bool:
+    """Whether the Ray instance runs on this machine only (then workers see this file system)."""
+    try:
+        return len(ray.nodes()) == 1 and ray.nodes()[0]["NodeManagerAddress"] in ("127.0.0.1", ray.util.get_node_ip_address())
+    except Exception:  # noqa: BLE001 - an older Ray or a client connection: assume a cluster
+        return False
+
+
+def arg_of(args: Sequence[tuple], s: int) -> tuple:
+    return args[s]
