@@ -1,0 +1,80 @@
+"""Scatter-gather overhead of qa.index.shards on one machine: the same searches on the local index
+and through 1, 2 and 4 Ray actors, as ratios to the local search measured in the same run.
+
+    python bench/bench_shards.py [--articles 3000] [--segments 8] [--rounds 3]
+
+Synthetic index (tests/test_index_write_cost.synthetic_articles, random 32-d vectors through the
+passage-embedder seam), query vectors given, so the figures are the search alone. One machine
+cannot show a gain (the actors share its cores); this measures what the scatter-gather costs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from conftest import FakeEmbedder  # noqa: E402
+from qa import Index  # noqa: E402
+from test_index_write_cost import MAX_WORDS, random_vectors, synthetic_articles  # noqa: E402
+
+QUERIES = ["nieuws woord1 woord2", "woord17 woord300", "woord4999 woord12", "nieuws", "woord250 woord3"]
+
+
+def timed(search, qvs, rounds: int) -> float:
+    for q, v in zip(QUERIES, qvs):
+        search(q, k=5, query_vector=v)
+    ts = []
+    for _ in range(rounds):
+        for q, v in zip(QUERIES, qvs):
+            t = time.perf_counter()
+            search(q, k=5, query_vector=v)
+            ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=3000)
+    ap.add_argument("--segments", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    import ray
+
+    from qa.index.shards import ShardedIndex
+
+    with tempfile.TemporaryDirectory() as d:
+        idx = Index(Path(d) / "index", embedder=FakeEmbedder(dim=32), max_words=MAX_WORDS)
+        arts = synthetic_articles(args.articles, seed=1)
+        step = -(-len(arts) // args.segments)
+        for lo in range(0, len(arts), step):
+            idx.add(arts[lo:lo + step], passage_embedder=random_vectors(32, lo))
+        qvs = idx.embedder.query(QUERIES)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        rows = []
+        try:
+            for n in (1, 2, 4):
+                local = timed(idx.search, qvs, args.rounds)
+                with ShardedIndex(idx, shards=n, cpus_per_shard=2 / max(n, 2)) as sx:
+                    sharded = timed(sx.search, qvs, args.rounds)
+                rows.append((n, local, sharded))
+        finally:
+            ray.shutdown()
+        print(f"{len(idx):,} chunks in {idx.segments} segments; load average {os.getloadavg()[0]:.1f}; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print("| actors | local search p50 | sharded search p50 | ratio |")
+        print("|---|---|---|---|")
+        for n, local, sharded in rows:
+            print(f"| {n} | {local:.1f} ms | {sharded:.1f} ms | {sharded / local:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
