@@ -9,7 +9,6 @@ import hashlib
 import logging
 from typing import Sequence
 
-
 from ..ingest.article import Article
 from ..ingest.chunk import Chunk
 from .view import _View
