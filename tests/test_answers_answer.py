@@ -117,3 +117,14 @@ def test_cli_ask_text(seed_index_dir, capsys):
     assert main(["ask", "Welke landen waren betrokken bij de actie?", "--index", str(seed_index_dir)]) == 0
     out = capsys.readouterr().out
     assert "Bulgarije" in out and "[1] " in out and "2018-04" in out
+
+
+def test_a_new_question_of_two_content_words_is_not_a_follow_up():
+    """"What is the capital of Japan?" after a question about the action is a question of its own: it is
+    searched alone (it does not inherit the previous topic); elliptic questions still lean on it."""
+    from qa.answers.answer import is_follow_up, search_text
+
+    assert not is_follow_up("What is the capital of Japan?")
+    assert search_text("What is the capital of Japan?", ["Which countries were involved?"]) == \
+        "What is the capital of Japan?"
+    assert is_follow_up("And in the Netherlands?") and is_follow_up("Hoeveel?") and is_follow_up("Who led it?")

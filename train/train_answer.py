@@ -66,6 +66,8 @@ CROSS_WEIGHT = 8.0
 #: Share of that weight given to the eval/crossling questions asked of their article alone in an index
 #: (the rest goes to the same questions in the index of all train/dev articles).
 SINGLE_SHARE = 0.5
+#: Questions of other eval/crossling articles asked of each article alone (off-topic in a one-story folder).
+OFF_PER_ARTICLE = 2
 #: The two networks (qa.answers.reader.Mlp): hidden units, members of the ensemble, epochs, Adam step and L2.
 SENT_HIDDEN, ANS_HIDDEN, MEMBERS = 32, 16, 10
 SENT_EPOCHS, ANS_EPOCHS, LR, L2 = 60, 200, 0.01, 1e-3
@@ -188,7 +190,9 @@ def collect(idx, qs: list[dict], qvs: np.ndarray, setting: str, log) -> list[dic
         ps = idx.search(q["question"], k=3 * K, query_vector=qv)
         golds = [_norm(g) for g in q["gold"]]
         prefix = q["article"].rsplit("-", 1)[0] + "-"
-        if q.get("impossible"):  # written for its article, which does not answer it (eval/crossling, SQuAD 2.0)
+        if q.get("off"):  # a question of another article, asked of an index that does not hold it
+            variants = {"off": ps[:K]}
+        elif q.get("impossible"):  # written for its article, which does not answer it (eval/crossling, SQuAD 2.0)
             variants = {"near": ps[:K]}
         else:
             variants = {"answerable": ps[:K],
@@ -440,6 +444,11 @@ def main() -> int:
             one = build_index(f"single-{digest}/{aid}", [by_art[aid]], args.cache)
             mine = [i for i, q in enumerate(c_qs) if q["article"] == aid]
             items += collect(one, [c_qs[i] for i in mine], c_qv[mine], "en<>nl 1", lambda s: None)
+            # Off-topic questions too: in a one-story folder a question about something else (or a
+            # greeting) must be refused; without these the setting taught "every sentence is on topic".
+            others = [i for i, q in enumerate(c_qs) if q["article"] != aid and not q.get("impossible")]
+            off = random.Random(f"{SEED}-{aid}").sample(others, min(OFF_PER_ARTICLE, len(others)))
+            items += collect(one, [dict(c_qs[i], off=True) for i in off], c_qv[off], "en<>nl 1", lambda s: None)
     log(f"{len(items)} question variants collected in {time.time() - t0:.0f} s")
     pool = [it for it in items if it["q"]["split"] in ("train", "dev")]
     fold = fold_of(pool)
