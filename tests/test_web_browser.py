@@ -259,7 +259,9 @@ def test_reversed_and_impossible_dates_give_clear_messages(page):
     page.locator("#qa-from input, #qa-from textarea").first.fill("2025")
     page.locator("#qa-to input, #qa-to textarea").first.fill("2020")
     msg = page.locator("#qa-datemsg")
-    page.wait_for_function("() => document.querySelector('#qa-datemsg').innerText.includes('reversed')")
+    # the message comes from a server event: allow a loaded machine the same minute as the page load
+    page.wait_for_function("() => document.querySelector('#qa-datemsg').innerText.includes('reversed')",
+                           timeout=60_000)
     assert "swap" in msg.inner_text()
     page.locator('#qa-tabs [role="tab"]').nth(0).click()
     assert page.locator("#qa-filter").is_visible() and "2025" in page.locator("#qa-filter").inner_text()
@@ -270,7 +272,8 @@ def test_reversed_and_impossible_dates_give_clear_messages(page):
     page.locator('#qa-tabs [role="tab"]').nth(2).click()
     page.locator("#qa-from input, #qa-from textarea").first.fill("2024-02-30")
     page.locator("#qa-to input, #qa-to textarea").first.fill("")
-    page.wait_for_function("() => document.querySelector('#qa-datemsg').innerText.includes('does not exist')")
+    page.wait_for_function("() => document.querySelector('#qa-datemsg').innerText.includes('does not exist')",
+                           timeout=60_000)
     assert "February 2024 has 29 days" in msg.inner_text()
     # the chip in the chat turns the filter off, in Settings too
     page.locator('#qa-tabs [role="tab"]').nth(0).click()
