@@ -1,6 +1,8 @@
 """Pure ASGI guards around the whole server (API, OpenAI endpoint and the Gradio chat alike).
 
 - `HostCheck`: the Host header must name an allowed host (defeats DNS rebinding).
+- `OriginCheck`: a request that changes something and comes from another site's page (its Origin,
+  or Referer, names another origin, or `null`) is refused (CSRF).
 - `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies.
 - `LoginThrottle` + `LoginGuard`: exponential back-off per client after failed logins.
 
@@ -13,6 +15,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import error_body
 from .uploads import MAX_UPLOAD_BYTES
@@ -78,6 +81,57 @@ class HostCheck:
             return
         await send_json(send, 400, error_body(scope.get("path", ""), 400, f"Host header {host!r} is not allowed; "
                                               "start the server with --allowed-host NAME to accept it"))
+
+
+#: Methods that change something (or cost an answer): refused when another site's page sends them.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether `origin` (an Origin header, or the URL in a Referer) is the server named by `host` (the
+    request's Host header): same name and port. The scheme is not compared, so a TLS proxy in front
+    (Origin https://..., the request to us plain http) still matches; `null` and non-http(s) never do."""
+    try:
+        o = urlsplit(origin.strip())
+        if o.scheme not in ("http", "https") or not o.hostname:
+            return False
+        default = 443 if o.scheme == "https" else 80
+        h = urlsplit("//" + host.strip())
+        return (o.hostname.rstrip("."), o.port or default) == ((h.hostname or "").rstrip("."), h.port or default)
+    except ValueError:  # a malformed port or address
+        return False
+
+
+class OriginCheck:
+    """Refuse cross-site requests that change something (CSRF): a POST, PUT, PATCH or DELETE (and a
+    websocket) whose Origin header, or Referer when there is no Origin, is present and names another
+    origin than the server the request is addressed to (its Host header), `null` included. A page on
+    another port or site, or an HTML file opened from disk, can send such requests with the user's
+    cookies (`fetch(url, {mode: "no-cors", method: "POST"})`) but not read the answer; it cannot hide
+    its origin. Requests carrying neither header (curl, SDKs, server-side clients) are let through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "websocket" or (kind == "http" and scope.get("method") in UNSAFE_METHODS):
+            sender = _header(scope, b"origin")
+            what = "Origin"
+            if sender is None:
+                sender, what = _header(scope, b"referer"), "Referer"
+            host = _header(scope, b"host") or ""
+            if sender is not None and not same_origin(sender, host):
+                log.warning("refused a cross-site %s %s from %s %r", scope.get("method", "websocket"),
+                            scope.get("path"), what, sender)
+                if kind == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                return await send_json(send, 403, {"error": f"cross-site request refused: its {what} {sender[:200]!r} "
+                                                            f"is not this server ({host[:200]}); changes are "
+                                                            "accepted from the chat's own page, or from clients "
+                                                            "that send no Origin (curl, SDKs)"})
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

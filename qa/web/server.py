@@ -15,11 +15,12 @@ qa.web.chat_mount (the chat), over one `Shared` state per app (qa.web.state): th
 holder, the answer and write slots, the login settings.
 
 Every route, Gradio's included, sits behind the same guards (pure ASGI middleware, qa/web/guards.py):
-the Host header must name an allowed host (DNS rebinding), request bodies are capped, and
-failed logins back off exponentially per client. With a login set (`--auth-file`, `QA_AUTH`,
-`--auth`) the API requires it too (HTTP Basic or the chat's login cookie); a bearer token from
-`QA_API_TOKEN` is accepted for the API. At most `ANSWER_CONCURRENCY` API answers are computed
-at a time, `ANSWER_QUEUE` more wait, the rest get 503. See docs/api.md.
+the Host header must name an allowed host (DNS rebinding), a change sent by another site's page is
+refused (CSRF; no CORS either), request bodies are capped, and failed logins back off exponentially
+per client. With a login set (`--auth-file`, `QA_AUTH`, `--auth`) the API requires it too (HTTP
+Basic or the chat's login cookie); a bearer token from `QA_API_TOKEN` is accepted for the API. At
+most `ANSWER_CONCURRENCY` API answers are computed at a time, `ANSWER_QUEUE` more wait, the rest get 503.
+See docs/api.md.
 """
 from __future__ import annotations
 
@@ -35,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from ..index.default import DEFAULT_INDEX, get_index
 from ..index.index import Index, QAIndexError
 from . import json_api, openai_api, pages
 from .chat_mount import mount_chat
-from .guards import LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard
+from .guards import (LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard,
+                     OriginCheck)
 from .openai_api import format_reply  # noqa: F401  (re-exported)
 # Re-exported: callers configure the server with these (qa.web.server.Security, ...).
 from .state import (ANSWER_CONCURRENCY, ANSWER_QUEUE, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS,  # noqa: F401
@@ -126,7 +129,11 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     # ---- guards around everything (the last added runs first)
     if security.throttle_logins:
         app.add_middleware(LoginGuard, throttle=st.throttle)
+    # No origin but the page's own may read answers: Gradio sees this and stops reflecting localhost
+    # origins (with credentials) in its own CORS headers.
+    app.add_middleware(CORSMiddleware, allow_origins=[])
     app.add_middleware(BodyLimit, max_body=max_body, max_upload=max_upload)
+    app.add_middleware(OriginCheck)
     app.add_middleware(HostCheck, allowed=tuple(security.allowed_hosts))
     return app
 
