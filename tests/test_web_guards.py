@@ -113,3 +113,185 @@ def test_same_origin_rules():
     for other in ("http://127.0.0.1:7861", "http://localhost:7860", "null", "file://", "http://127.0.0.1",
                   "http://127.0.0.1:99999", "chrome-extension://abc", ""):
         assert not same_origin(other, "127.0.0.1:7860"), other
+
+
+# ------------------------------------------------------------------ item 5: X-Forwarded-For
+def test_forwarded_for_does_not_dodge_the_login_throttle(locked):
+    """uvicorn believed X-Forwarded-For from 127.0.0.1, so each guess came from a 'new' client."""
+    running, c = locked
+    checked = refused = 0
+    t0 = time.monotonic()
+    try:
+        i = 0
+        while time.monotonic() - t0 < 5:
+            i += 1
+            xff = {"x-forwarded-for": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"}
+            if i % 2:
+                r = c.post("/login", data={"username": USER, "password": f"guess{i}"}, headers=xff)
+            else:
+                r = c.get("/api/articles", headers={**xff, "authorization": "Basic " + base64.b64encode(
+                    f"{USER}:guess{i}".encode()).decode()})
+            if r.status_code == 429:
+                refused += 1
+            else:
+                assert r.status_code in (400, 401), r.text
+                checked += 1
+        rate = checked / (time.monotonic() - t0)
+    finally:
+        running.app.state.throttle.succeeded("127.0.0.1")
+    assert rate <= 2.0 and refused > 0, (checked, refused)
+
+
+def test_forwarded_for_is_believed_from_named_proxies(seed_index_dir, tmp_path):
+    from qa.web.server import Security, serve
+
+    with pytest.raises(ValueError, match="forwarded-allow-ips"):
+        serve(seed_index_dir, port=0, forwarded_allow_ips="proxy.example")
+    running = serve(_copy(seed_index_dir, tmp_path), port=0, security=Security(auth=(USER, PASSWORD)),
+                    forwarded_allow_ips="127.0.0.1")
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as c:
+            for i in range(8):  # 8 clients behind the proxy, one guess each: none is throttled
+                r = c.post("/login", data={"username": USER, "password": "guess"},
+                           headers={"x-forwarded-for": f"10.0.0.{i}"})
+                assert r.status_code == 400
+            codes = [c.post("/login", data={"username": USER, "password": "guess"},
+                            headers={"x-forwarded-for": "10.0.1.1"}).status_code for _ in range(7)]
+            assert codes[:5] == [400] * 5 and 429 in codes[5:]  # but one client is
+    finally:
+        running.close()
+
+
+# ------------------------------------------------------------------ item 6: slowloris
+@pytest.fixture(scope="module")
+def quiet(seed_index_dir, tmp_path_factory):
+    """An open server that only the slowloris tests talk to (they count its connections)."""
+    from qa.web.server import serve
+
+    running = serve(_copy(seed_index_dir, tmp_path_factory.mktemp("slow")), port=0)
+    yield running
+    running.close()
+
+
+def _addr(running) -> tuple[str, int]:
+    host, port = running.url.rstrip("/").rsplit("/", 1)[1].rsplit(":", 1)
+    return host, int(port)
+
+
+async def _trickle(addr: tuple[str, int], n: int, seconds: float, legit) -> tuple[int, list]:
+    """`n` connections sending a request's headers one line a second for `seconds`, and `legit()` run
+    meanwhile in a thread; returns (connections the server refused or closed, legit's result)."""
+    conns = []
+    for i in range(n):
+        try:
+            r, w = await asyncio.open_connection(*addr)
+        except OSError:
+            continue
+        w.write(b"GET /api/articles HTTP/1.1\r\nHost: %s:%d\r\n" % (addr[0].encode(), addr[1]))
+        conns.append((r, w))
+        if i % 100 == 99:
+            await asyncio.sleep(0)
+    job = asyncio.ensure_future(asyncio.to_thread(legit))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        for r, w in conns:
+            if not w.is_closing():
+                try:
+                    w.write(b"X-Trickle: 1\r\n")
+                except (ConnectionError, RuntimeError):
+                    pass
+        await asyncio.sleep(1.0)
+    result = await job
+    closed = 0
+    for r, w in conns:
+        try:
+            data = await asyncio.wait_for(r.read(200), 0.01)
+            closed += data == b"" or data.startswith(b"HTTP/1.1 503")
+        except asyncio.TimeoutError:
+            pass
+        except ConnectionError:
+            closed += 1
+        w.close()
+    return closed, result
+
+
+def test_slowloris_leaves_room_for_others(quiet):
+    """1,100 connections trickling headers from one address; requests from another are answered in < 2 s
+    (before: every request got 503 while they trickled)."""
+    addr = _addr(quiet)
+
+    def legit() -> list[tuple[int, float]]:
+        time.sleep(0.5)
+        out = []
+        with httpx.Client(base_url=quiet.url, timeout=10,
+                          transport=httpx.HTTPTransport(local_address="127.0.0.2")) as c:
+            for _ in range(5):
+                t0 = time.monotonic()
+                out.append((c.get("/api/articles", headers={"connection": "close"}).status_code,
+                            time.monotonic() - t0))
+                time.sleep(0.3)
+        return out
+
+    closed, got = asyncio.run(_trickle(addr, 1100, 4.0, legit))
+    assert all(status == 200 and secs < 2.0 for status, secs in got), got
+    assert closed >= 1100 - 128, closed  # all but the per-client cap were turned away at once
+
+
+def test_per_client_connection_cap(quiet):
+    from qa.web.connections import MAX_CONNECTIONS_PER_CLIENT as CAP
+
+    # from an address of its own: the other tests' connections do not count against it
+    socks = [socket.create_connection(_addr(quiet), timeout=5, source_address=("127.0.0.3", 0))
+             for _ in range(CAP + 5)]
+    try:
+        busy = 0
+        for s in socks[CAP:]:
+            data = b""
+            while chunk := s.recv(4096):  # the answer, then the server closes
+                data += chunk
+            busy += data.startswith(b"HTTP/1.1 503") and b"too many open connections" in data
+        assert busy == 5
+        socks[0].settimeout(0.2)
+        with pytest.raises(socket.timeout):  # the first CAP are held open, waiting for a request
+            socks[0].recv(10)
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.3)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"), timeout=10) as c:
+        assert c.get(quiet.url + "api/articles").status_code == 200  # the count went down again
+
+
+def test_request_headers_have_a_deadline(seed_index_dir, tmp_path):
+    from qa.web.server import serve
+
+    running = serve(_copy(seed_index_dir, tmp_path), port=0, header_timeout=1.0)
+    try:
+        host, port = _addr(running)
+        idle = socket.create_connection((host, port), timeout=5)  # connects and sends nothing
+        slow = socket.create_connection((host, port), timeout=5)
+        slow.sendall(b"GET /api/articles HTTP/1.1\r\nHost: %s:%d\r\n" % (host.encode(), port))
+        t0 = time.monotonic()
+        closed_at = None
+        while time.monotonic() - t0 < 4:
+            try:
+                slow.sendall(b"X-Trickle: 1\r\n")
+            except OSError:
+                closed_at = time.monotonic() - t0
+                break
+            slow.settimeout(0.3)
+            try:
+                if slow.recv(10) == b"":
+                    closed_at = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                pass
+        assert closed_at is not None and closed_at < 2.5, closed_at
+        assert idle.recv(10) == b""  # closed too
+        # a whole request on a kept-alive connection, then a pause longer than the deadline, is fine
+        with httpx.Client(base_url=running.url, timeout=10) as c:
+            assert c.get("/api/articles").status_code == 200
+            time.sleep(1.5)  # under uvicorn's 5 s keep-alive
+            assert c.get("/api/articles").status_code == 200
+    finally:
+        running.close()
