@@ -295,3 +295,30 @@ def test_request_headers_have_a_deadline(seed_index_dir, tmp_path):
             assert c.get("/api/articles").status_code == 200
     finally:
         running.close()
+
+
+# ------------------------------------------------------------------ item 10: what a login leaves open
+def test_nothing_but_the_login_page_before_the_login(locked):
+    from qa import Index
+
+    running, c = locked
+    arts = Index.load(running.app.state.index_path).articles()
+    with httpx.Client(base_url=running.url, timeout=60) as anon:
+        page = anon.get("/", headers={"accept-encoding": "br, gzip"})
+        assert page.status_code == 200 and '"auth_required":true' in page.text
+        for a in arts:
+            assert a.id not in page.text and a.title[:40] not in page.text
+        assert anon.get("/theme.css").status_code == 200
+        for path in ("/openapi.json", "/docs", "/redoc", "/gradio_api/runs", "/gradio_api/app_id",
+                     "/gradio_api/startup-events", "/gradio_api/heartbeat/abc", "/qa-static/chat.js"):
+            r = anon.get(path)
+            assert r.status_code == 401 and "authentication required" in r.json()["error"], (path, r.text[:200])
+        cancel = {"session_hash": "x", "fn_index": 0, "event_id": "x"}
+        for path, body in (("/gradio_api/reset", {"event_id": "x"}), ("/gradio_api/cancel", cancel)):
+            assert anon.post(path, json=body).status_code == 401, path
+    with httpx.Client(base_url=running.url, timeout=60) as user:  # logged in with the chat's form
+        assert user.post("/login", data={"username": USER, "password": PASSWORD}).status_code == 200
+        assert arts[0].id in user.get("/").text
+        assert user.get("/openapi.json").status_code == 200 and user.get("/docs").status_code == 200
+    basic = {"authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+    assert c.get("/openapi.json", headers=basic).json()["info"]["title"] == "qa"

@@ -5,6 +5,7 @@
   or Referer, names another origin, or `null`) is refused (CSRF).
 - `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies.
 - `LoginThrottle` + `LoginGuard`: exponential back-off per client after failed logins.
+- `LoginWall`: with a login set, nothing but the login page (without the app's data) before the login.
 
 No FastAPI or Gradio imports: these wrap any ASGI app.
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from .errors import error_body
@@ -249,3 +251,77 @@ class LoginGuard:
             await send(msg)
 
         await self.app(scope, receive, watch)
+
+
+#: With a login set, what Gradio's login page loads before the login: the page, its scripts, styles and icons.
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/logout", "/theme.css", "/favicon.ico", "/manifest.json", "/robots.txt"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
+#: Routes that check the login themselves (a JSON 401 with WWW-Authenticate, the throttle).
+SELF_CHECKED_PREFIXES = ("/api/", "/v1/")
+#: Gradio writes the app's API description into its page, before the login too; its dropdowns' choices
+#: are the article ids. The JSON in it has `<` escaped, so it cannot hold the closing tag.
+_API_INFO = re.compile(rb"window\.gradio_api_info\s*=.*?;\s*</script>", re.S)
+#: ... which the login page gets empty (its script needs the shape; with `null` it shows no login form).
+_NO_API_INFO = b'window.gradio_api_info = {"named_endpoints": {}, "unnamed_endpoints": {}};</script>'
+#: (status, message, headers) of a refused request, or None: it may go on.
+Problem = tuple[int, str, dict[str, str]] | None
+
+
+class LoginWall:
+    """With a login set, only the login page and what it loads are served before the login; everything
+    else (`/docs`, `/openapi.json`, Gradio's `reset`, `cancel`, `heartbeat`, `runs`, ...) needs the chat's
+    login cookie or the API's credentials (`check`). The login page is served without the API
+    description Gradio puts into it (`session`: whether the request has the chat's login cookie).
+    `/api/` and `/v1/` check the login themselves."""
+
+    def __init__(self, app: Any, check: Callable[[dict], Problem], session: Callable[[dict], bool]) -> None:
+        self.app, self.check, self.session = app, check, session
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path = scope.get("path") or "/"
+        if path.startswith(SELF_CHECKED_PREFIXES) or path.startswith(LOGIN_PAGE_PREFIXES):
+            return await self.app(scope, receive, send)
+        if (path.rstrip("/") or "/") in LOGIN_PAGE_PATHS and scope["type"] == "http":
+            if path in ("/", "") and not self.session(scope):
+                return await self._login_page(scope, receive, send)
+            return await self.app(scope, receive, send)
+        problem = self.check(scope)
+        if problem is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status, message, headers = problem
+        await send_json(send, status, {"error": message},
+                        [(k.lower().encode(), v.encode()) for k, v in headers.items()])
+
+    async def _login_page(self, scope: dict, receive: Any, send: Any) -> None:
+        """Gradio's page, as it serves it before the login, without the API description."""
+        # Uncompressed, to edit it (Gradio compresses what the browser accepts).
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or () if k.lower() != b"accept-encoding"]}
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def edit(msg: dict) -> None:
+            nonlocal start
+            if msg["type"] == "http.response.start":
+                start = msg
+                return
+            if msg["type"] != "http.response.body" or start is None:
+                return await send(msg)
+            chunks.append(msg.get("body", b""))
+            if msg.get("more_body"):
+                return
+            body = b"".join(chunks)
+            body, n = _API_INFO.subn(_NO_API_INFO, body)
+            if not n and b"gradio_api_info" in body:  # fail closed if Gradio's page changed shape
+                log.error("the login page holds an API description that could not be removed; not serving it")
+                return await send_json(send, 503, {"error": "the login page cannot be served safely by this "
+                                                            "version of gradio; see the server's log"})
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, edit)

@@ -18,8 +18,8 @@ Every route, Gradio's included, sits behind the same guards (pure ASGI middlewar
 the Host header must name an allowed host (DNS rebinding), a change sent by another site's page is
 refused (CSRF; no CORS either), request bodies are capped, and failed logins back off exponentially
 per client (its real address: forwarding headers count only from `--forwarded-allow-ips`). With a
-login set (`--auth-file`, `QA_AUTH`, `--auth`) the API requires it
-too (HTTP Basic or the chat's login cookie); a bearer token from `QA_API_TOKEN`
+login set (`--auth-file`, `QA_AUTH`, `--auth`) nothing but the login page is served before it, and
+the API requires it too (HTTP Basic or the chat's login cookie); a bearer token from `QA_API_TOKEN`
 is accepted for the API. Below HTTP (qa/web/connections.py), a request's headers must arrive within
 10 s and one client address holds at most 128 connections (slowloris). At most
 `ANSWER_CONCURRENCY` API answers are computed at a time, `ANSWER_QUEUE` more wait, the rest get 503.
@@ -46,7 +46,7 @@ from ..index.index import Index, QAIndexError
 from . import json_api, openai_api, pages
 from .chat_mount import mount_chat
 from .connections import HEADER_TIMEOUT, MAX_CONNECTIONS_PER_CLIENT, guarded_protocol, parse_trusted
-from .guards import (LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard,
+from .guards import (LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard, LoginWall,
                      OriginCheck)
 from .openai_api import format_reply  # noqa: F401  (re-exported)
 # Re-exported: callers configure the server with these (qa.web.server.Security, ...).
@@ -133,6 +133,8 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     # ---- guards around everything (the last added runs first)
     if security.throttle_logins:
         app.add_middleware(LoginGuard, throttle=st.throttle)
+    if security.auth:
+        app.add_middleware(LoginWall, check=st.login_problem, session=st.has_session)
     # No origin but the page's own may read answers: Gradio sees this and stops reflecting localhost
     # origins (with credentials) in its own CORS headers.
     app.add_middleware(CORSMiddleware, allow_origins=[])

@@ -21,13 +21,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from .. import limits
 from ..index.default import get_index
 from ..index.index import Index
 from ..ingest.article import IngestError, normalize_date
 from .errors import error_body
-from .guards import LOCAL_HOSTS, LoginThrottle, too_many
+from .guards import LOCAL_HOSTS, LoginThrottle, Problem, too_many
 
 #: Longest question, and longest earlier question in a history (characters): the library's cap.
 MAX_QUESTION_CHARS = limits.MAX_QUESTION_CHARS
@@ -169,7 +170,7 @@ class Shared:
         """The index, as of now."""
         return get_index(self.index_path)
 
-    def cookie_user(self, request: Request) -> str | None:
+    def cookie_user(self, request: HTTPConnection) -> str | None:
         """The chat login's user from the request's cookie, or None."""
         for g in self.gradio_apps:
             cid = getattr(g, "cookie_id", None)
@@ -180,7 +181,23 @@ class Shared:
                     return tokens[tok]
         return None
 
-    def authorize(self, request: Request) -> None:
+    def has_session(self, scope: dict) -> bool:
+        """Whether the request carries the chat's login cookie (qa.web.guards.LoginWall)."""
+        return self.cookie_user(HTTPConnection(scope)) is not None
+
+    def login_problem(self, scope: dict) -> Problem:
+        """None when the request is logged in (the chat's cookie, or the API's credentials); else the
+        refusal (401, or 429 while the client backs off) as (status, message, headers)."""
+        conn = HTTPConnection(scope)
+        if self.cookie_user(conn) is not None:
+            return None
+        try:
+            self.authorize(conn)
+        except ApiError as e:
+            return e.status, e.message, e.headers
+        return None
+
+    def authorize(self, request: HTTPConnection) -> None:
         """Nothing when the request may use the API; else an ApiError (401, or 429 while backing off)."""
         security, throttle = self.security, self.throttle
         if not security.auth and not security.api_token:
