@@ -322,3 +322,56 @@ def test_nothing_but_the_login_page_before_the_login(locked):
         assert user.get("/openapi.json").status_code == 200 and user.get("/docs").status_code == 200
     basic = {"authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
     assert c.get("/openapi.json", headers=basic).json()["info"]["title"] == "qa"
+
+
+# ------------------------------------------------------------------ item 11: a full or read-only disk
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of our own (root and mount(8) needed; skipped otherwise)."""
+    mnt = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+    mnt.mkdir()
+
+    def mount(*opts: str) -> None:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt, mount
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_and_read_only_disk_answer_json_and_lose_nothing(seed_index_dir, tmpfs):
+    from qa.web.server import serve
+
+    mnt, mount = tmpfs
+    mount("size=1m")
+    path = _copy(seed_index_dir, mnt)
+    running = serve(path, port=0)
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as c:
+            before = _ids(c)
+            filler = mnt / "filler"
+            with open(filler, "wb") as f:  # fill the disk
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            for r in (c.post("/api/articles", files=[("files", ("town.txt", TOWN, "text/plain"))]),
+                      c.delete(f"/api/articles/{before[0]}")):
+                assert r.status_code == 507, r.text
+                assert "No space left on device" in r.json()["error"] and "nothing was changed" in r.json()["error"]
+                assert str(mnt) not in r.text  # no server paths
+            assert _ids(c) == before
+            filler.unlink()
+            r = c.post("/api/articles", files=[("files", ("town.txt", TOWN, "text/plain"))])
+            assert r.status_code == 200 and r.json()["added"] == ["town.txt"], r.text
+            mount("remount", "ro")
+            for r in (c.post("/api/articles", files=[("files", ("town2.txt", TOWN + b"Again.", "text/plain"))]),
+                      c.delete("/api/articles/town.txt")):
+                assert r.status_code == 503 and "Read-only file system" in r.json()["error"], r.text
+            assert _ids(c) == sorted(before + ["town.txt"])
+            assert c.post("/api/search", json={"question": "herring library"}).status_code == 200
+    finally:
+        running.close()
+        subprocess.run(["mount", "-o", "remount,rw", str(mnt)], capture_output=True)
