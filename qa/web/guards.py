@@ -129,10 +129,10 @@ class OriginCheck:
                 if kind == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
-                return await send_json(send, 403, {"error": f"cross-site request refused: its {what} {sender[:200]!r} "
-                                                            f"is not this server ({host[:200]}); changes are "
-                                                            "accepted from the chat's own page, or from clients "
-                                                            "that send no Origin (curl, SDKs)"})
+                return await send_json(send, 403, error_body(
+                    scope.get("path", ""), 403, f"cross-site request refused: its {what} {sender[:200]!r} is not "
+                    f"this server ({host[:200]}); changes are accepted from the chat's own page, or from clients "
+                    "that send no Origin (curl, SDKs)"))
         await self.app(scope, receive, send)
 
 
@@ -294,7 +294,7 @@ class LoginWall:
             await send({"type": "websocket.close", "code": 1008})
             return
         status, message, headers = problem
-        await send_json(send, status, {"error": message},
+        await send_json(send, status, error_body(path, status, message),
                         [(k.lower().encode(), v.encode()) for k, v in headers.items()])
 
     async def _login_page(self, scope: dict, receive: Any, send: Any) -> None:
@@ -318,8 +318,8 @@ class LoginWall:
             body, n = _API_INFO.subn(_NO_API_INFO, body)
             if not n and b"gradio_api_info" in body:  # fail closed if Gradio's page changed shape
                 log.error("the login page holds an API description that could not be removed; not serving it")
-                return await send_json(send, 503, {"error": "the login page cannot be served safely by this "
-                                                            "version of gradio; see the server's log"})
+                return await send_json(send, 503, error_body("/", 503, "the login page cannot be served safely "
+                                                                       "by this version of gradio; see the server's log"))
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
