@@ -1,7 +1,8 @@
 """Crash and concurrency trials of the index store, at larger counts than the tests; prints figures.
 
     python bench/bench_reliability.py [--crash 100] [--cli-crash 10] [--concurrent 10] [--first-writers 10]
-                                      [--bombs] [--slow-drip] [--dir /tmp/qa-bench-rel]
+                                      [--bombs] [--slow-drip] [--xff [SECONDS]] [--slowloris [N]]
+                                      [--dir /tmp/qa-bench-rel]
 
 - crash: a writer process (tests/_writer.py: adds and removes with a fake embedder, some runs
   also compacting) is killed with SIGKILL at a random moment; then every change it reported as
@@ -17,6 +18,10 @@
   RSS, and the one-line reason it was refused.
 - slow-drip: a loopback server sending one byte every 2 s; seconds until `qa.ingest.feeds.fetch`
   gives up (the deadline is `FETCH_TIMEOUT`).
+- xff: wrong logins to `qa serve` (login set) for SECONDS, each with another X-Forwarded-For;
+  password checks per second (issue 19: 930/s; the throttle allows 5, then 1, 2, 4 s apart).
+- slowloris: N connections from 127.0.0.1 sending a request's headers one line a second, for
+  15 s; meanwhile a request every 0.5 s from 127.0.0.2: status codes and slowest answer.
 """
 from __future__ import annotations
 
@@ -211,6 +216,120 @@ def slow_drip_trials(deadline: float | None) -> None:
               f"(deadline {limit:g} s): {why}")
 
 
+def _web_index(base: Path) -> Path:
+    """The seed articles indexed with the real model, once."""
+    from qa import load_articles
+
+    path = base / "web-index"
+    if not (path / "manifest.json").exists():
+        Index.create(path, overwrite=True).add(load_articles([ROOT / "seeds"])[0])
+    return path
+
+
+def xff_trials(seconds: float, base: Path) -> None:
+    import httpx
+
+    from qa.web.server import Security, serve
+
+    running = serve(_web_index(base), port=0, security=Security(auth=("alice", "s3cret-pw")))
+    checked = refused = i = 0
+    t0 = time.monotonic()
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as c:
+            while time.monotonic() - t0 < seconds:
+                i += 1
+                r = c.post("/login", data={"username": "alice", "password": f"guess{i}"},
+                           headers={"x-forwarded-for": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"})
+                checked += r.status_code != 429
+                refused += r.status_code == 429
+    finally:
+        running.close()
+    took = time.monotonic() - t0
+    print(f"login guesses with a new X-Forwarded-For each: {checked / took:.1f} passwords checked/s ({checked} in "
+          f"{took:.0f} s; {refused} refused with 429 without a check)")
+
+
+def slowloris_trials(n: int, base: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from qa.web.server import serve
+
+    running = serve(_web_index(base), port=0)
+    host, port = running.url.rstrip("/").rsplit("/", 1)[1].rsplit(":", 1)
+    seconds = 15.0
+
+    def legit() -> list[tuple[int, float]]:
+        out = []
+        with httpx.Client(base_url=running.url, timeout=30,
+                          transport=httpx.HTTPTransport(local_address="127.0.0.2")) as c:
+            t_end = time.monotonic() + seconds - 1
+            while time.monotonic() < t_end:
+                t0 = time.monotonic()
+                try:
+                    status = c.get("/api/articles", headers={"connection": "close"}).status_code
+                except httpx.HTTPError:
+                    status = 0
+                out.append((status, time.monotonic() - t0))
+                time.sleep(0.5)
+        return out
+
+    class Conn(asyncio.Protocol):
+        """One trickling connection: what the server sent, and when it closed the connection."""
+
+        def __init__(self) -> None:
+            self.got, self.closed_at, self.transport = b"", None, None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.got += data
+
+        def eof_received(self) -> bool:
+            return False  # close our side too
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.closed_at = time.monotonic()
+
+    async def attack() -> tuple[list[Conn], float, float, list[tuple[int, float]]]:
+        loop = asyncio.get_running_loop()
+        conns: list[Conn] = []
+        t0 = time.monotonic()
+        for _ in range(n):
+            try:
+                conns.append((await loop.create_connection(Conn, host, int(port)))[1])
+            except OSError:
+                pass
+        for c in conns:
+            c.transport.write(b"GET /api/articles HTTP/1.1\r\nHost: %s:%s\r\n" % (host.encode(), port.encode()))
+        job = asyncio.ensure_future(asyncio.to_thread(legit))
+        while time.monotonic() - t0 < seconds:
+            await asyncio.sleep(1.0)
+            for c in conns:
+                if c.closed_at is None:
+                    c.transport.write(b"X-Trickle: 1\r\n")
+        got = await job
+        t_stop = time.monotonic()
+        for c in conns:
+            c.transport.close()
+        return conns, t0, t_stop, got
+
+    try:
+        conns, t0, t_stop, got = asyncio.run(attack())
+    finally:
+        running.close()
+    busy = sum(c.got.startswith(b"HTTP/1.1 503") for c in conns)
+    cut = sorted(c.closed_at - t0 for c in conns if c.closed_at is not None and c.closed_at < t_stop and not c.got)
+    codes = sorted({s for s, _ in got})
+    print(f"slowloris: {len(conns)} connections trickling headers from 127.0.0.1 for {seconds:.0f} s: {busy} turned "
+          f"away at once with 503 (per-client cap), {len(cut)} closed by the header deadline"
+          f"{f' after {cut[0]:.1f}-{cut[-1]:.1f} s' if cut else ''}; {len(got)} requests from 127.0.0.2: "
+          f"status {codes}, slowest {max(t for _, t in got):.2f} s, "
+          f"{sum(s == 200 and t < 2 for s, t in got)}/{len(got)} answered within 2 s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crash", type=int, default=100)
@@ -220,6 +339,10 @@ def main() -> None:
     ap.add_argument("--bombs", action="store_true", help="read each crafted PDF/.docx (tests/make_bombs.py)")
     ap.add_argument("--slow-drip", nargs="?", type=float, const=-1.0, metavar="SECONDS",
                     help="fetch from a trickling server (deadline: FETCH_TIMEOUT, or SECONDS)")
+    ap.add_argument("--xff", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                    help="wrong logins with rotating X-Forwarded-For for SECONDS (default 10)")
+    ap.add_argument("--slowloris", nargs="?", type=int, const=1100, metavar="N",
+                    help="N connections trickling headers (default 1,100) while another address asks")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/qa-bench-rel"))
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +358,10 @@ def main() -> None:
         bomb_trials(args.dir)
     if args.slow_drip is not None:
         slow_drip_trials(None if args.slow_drip < 0 else args.slow_drip)
+    if args.xff is not None:
+        xff_trials(args.xff, args.dir)
+    if args.slowloris is not None:
+        slowloris_trials(args.slowloris, args.dir)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="also accept requests whose Host header is NAME (repeatable; default: localhost names "
                         "only, which blocks DNS rebinding; '*' accepts any)")
+    p.add_argument("--forwarded-allow-ips", metavar="IPS", help="believe X-Forwarded-For/-Proto only from these "
+                   "proxies (comma-separated addresses or networks; default: none, so the login throttle sees "
+                   "each client's real address)")
     _llm_args(p)
     p.set_defaults(func=cmd_serve)
 

@@ -1,8 +1,11 @@
 """Pure ASGI guards around the whole server (API, OpenAI endpoint and the Gradio chat alike).
 
 - `HostCheck`: the Host header must name an allowed host (defeats DNS rebinding).
+- `OriginCheck`: a request that changes something and comes from another site's page (its Origin,
+  or Referer, names another origin, or `null`) is refused (CSRF).
 - `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies.
 - `LoginThrottle` + `LoginGuard`: exponential back-off per client after failed logins.
+- `LoginWall`: with a login set, nothing but the login page (without the app's data) before the login.
 
 No FastAPI or Gradio imports: these wrap any ASGI app.
 """
@@ -10,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from .errors import error_body
 from .uploads import MAX_UPLOAD_BYTES
@@ -78,6 +83,57 @@ class HostCheck:
             return
         await send_json(send, 400, error_body(scope.get("path", ""), 400, f"Host header {host!r} is not allowed; "
                                               "start the server with --allowed-host NAME to accept it"))
+
+
+#: Methods that change something (or cost an answer): refused when another site's page sends them.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether `origin` (an Origin header, or the URL in a Referer) is the server named by `host` (the
+    request's Host header): same name and port. The scheme is not compared, so a TLS proxy in front
+    (Origin https://..., the request to us plain http) still matches; `null` and non-http(s) never do."""
+    try:
+        o = urlsplit(origin.strip())
+        if o.scheme not in ("http", "https") or not o.hostname:
+            return False
+        default = 443 if o.scheme == "https" else 80
+        h = urlsplit("//" + host.strip())
+        return (o.hostname.rstrip("."), o.port or default) == ((h.hostname or "").rstrip("."), h.port or default)
+    except ValueError:  # a malformed port or address
+        return False
+
+
+class OriginCheck:
+    """Refuse cross-site requests that change something (CSRF): a POST, PUT, PATCH or DELETE (and a
+    websocket) whose Origin header, or Referer when there is no Origin, is present and names another
+    origin than the server the request is addressed to (its Host header), `null` included. A page on
+    another port or site, or an HTML file opened from disk, can send such requests with the user's
+    cookies (`fetch(url, {mode: "no-cors", method: "POST"})`) but not read the answer; it cannot hide
+    its origin. Requests carrying neither header (curl, SDKs, server-side clients) are let through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "websocket" or (kind == "http" and scope.get("method") in UNSAFE_METHODS):
+            sender = _header(scope, b"origin")
+            what = "Origin"
+            if sender is None:
+                sender, what = _header(scope, b"referer"), "Referer"
+            host = _header(scope, b"host") or ""
+            if sender is not None and not same_origin(sender, host):
+                log.warning("refused a cross-site %s %s from %s %r", scope.get("method", "websocket"),
+                            scope.get("path"), what, sender)
+                if kind == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                return await send_json(send, 403, error_body(
+                    scope.get("path", ""), 403, f"cross-site request refused: its {what} {sender[:200]!r} is not "
+                    f"this server ({host[:200]}); changes are accepted from the chat's own page, or from clients "
+                    "that send no Origin (curl, SDKs)"))
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -195,3 +251,77 @@ class LoginGuard:
             await send(msg)
 
         await self.app(scope, receive, watch)
+
+
+#: With a login set, what Gradio's login page loads before the login: the page, its scripts, styles and icons.
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/logout", "/theme.css", "/favicon.ico", "/manifest.json", "/robots.txt"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
+#: Routes that check the login themselves (a JSON 401 with WWW-Authenticate, the throttle).
+SELF_CHECKED_PREFIXES = ("/api/", "/v1/")
+#: Gradio writes the app's API description into its page, before the login too; its dropdowns' choices
+#: are the article ids. The JSON in it has `<` escaped, so it cannot hold the closing tag.
+_API_INFO = re.compile(rb"window\.gradio_api_info\s*=.*?;\s*</script>", re.S)
+#: ... which the login page gets empty (its script needs the shape; with `null` it shows no login form).
+_NO_API_INFO = b'window.gradio_api_info = {"named_endpoints": {}, "unnamed_endpoints": {}};</script>'
+#: (status, message, headers) of a refused request, or None: it may go on.
+Problem = tuple[int, str, dict[str, str]] | None
+
+
+class LoginWall:
+    """With a login set, only the login page and what it loads are served before the login; everything
+    else (`/docs`, `/openapi.json`, Gradio's `reset`, `cancel`, `heartbeat`, `runs`, ...) needs the chat's
+    login cookie or the API's credentials (`check`). The login page is served without the API
+    description Gradio puts into it (`session`: whether the request has the chat's login cookie).
+    `/api/` and `/v1/` check the login themselves."""
+
+    def __init__(self, app: Any, check: Callable[[dict], Problem], session: Callable[[dict], bool]) -> None:
+        self.app, self.check, self.session = app, check, session
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path = scope.get("path") or "/"
+        if path.startswith(SELF_CHECKED_PREFIXES) or path.startswith(LOGIN_PAGE_PREFIXES):
+            return await self.app(scope, receive, send)
+        if (path.rstrip("/") or "/") in LOGIN_PAGE_PATHS and scope["type"] == "http":
+            if path in ("/", "") and not self.session(scope):
+                return await self._login_page(scope, receive, send)
+            return await self.app(scope, receive, send)
+        problem = self.check(scope)
+        if problem is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status, message, headers = problem
+        await send_json(send, status, error_body(path, status, message),
+                        [(k.lower().encode(), v.encode()) for k, v in headers.items()])
+
+    async def _login_page(self, scope: dict, receive: Any, send: Any) -> None:
+        """Gradio's page, as it serves it before the login, without the API description."""
+        # Uncompressed, to edit it (Gradio compresses what the browser accepts).
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or () if k.lower() != b"accept-encoding"]}
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def edit(msg: dict) -> None:
+            nonlocal start
+            if msg["type"] == "http.response.start":
+                start = msg
+                return
+            if msg["type"] != "http.response.body" or start is None:
+                return await send(msg)
+            chunks.append(msg.get("body", b""))
+            if msg.get("more_body"):
+                return
+            body = b"".join(chunks)
+            body, n = _API_INFO.subn(_NO_API_INFO, body)
+            if not n and b"gradio_api_info" in body:  # fail closed if Gradio's page changed shape
+                log.error("the login page holds an API description that could not be removed; not serving it")
+                return await send_json(send, 503, error_body("/", 503, "the login page cannot be served safely "
+                                                                       "by this version of gradio; see the server's log"))
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, edit)

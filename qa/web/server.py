@@ -15,11 +15,15 @@ qa.web.chat_mount (the chat), over one `Shared` state per app (qa.web.state): th
 holder, the answer and write slots, the login settings.
 
 Every route, Gradio's included, sits behind the same guards (pure ASGI middleware, qa/web/guards.py):
-the Host header must name an allowed host (DNS rebinding), request bodies are capped, and
-failed logins back off exponentially per client. With a login set (`--auth-file`, `QA_AUTH`,
-`--auth`) the API requires it too (HTTP Basic or the chat's login cookie); a bearer token from
-`QA_API_TOKEN` is accepted for the API. At most `ANSWER_CONCURRENCY` API answers are computed
-at a time, `ANSWER_QUEUE` more wait, the rest get 503. See docs/api.md.
+the Host header must name an allowed host (DNS rebinding), a change sent by another site's page is
+refused (CSRF; no CORS either), request bodies are capped, and failed logins back off exponentially
+per client (its real address: forwarding headers count only from `--forwarded-allow-ips`). With a
+login set (`--auth-file`, `QA_AUTH`, `--auth`) nothing but the login page is served before it, and
+the API requires it too (HTTP Basic or the chat's login cookie); a bearer token from `QA_API_TOKEN`
+is accepted for the API. Below HTTP (qa/web/connections.py), a request's headers must arrive within
+10 s and one client address holds at most 128 connections (slowloris). At most
+`ANSWER_CONCURRENCY` API answers are computed at a time, `ANSWER_QUEUE` more wait, the rest get 503.
+See docs/api.md.
 """
 from __future__ import annotations
 
@@ -35,12 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from ..index.default import DEFAULT_INDEX, get_index
 from ..index.index import Index, QAIndexError
 from . import json_api, openai_api, pages
 from .chat_mount import mount_chat
-from .guards import LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard
+from .connections import HEADER_TIMEOUT, MAX_CONNECTIONS_PER_CLIENT, guarded_protocol, parse_trusted
+from .guards import (LOCAL_HOSTS, MAX_BODY, MAX_UPLOAD_BODY, BodyLimit, HostCheck, LoginGuard, LoginWall,
+                     OriginCheck)
 from .openai_api import format_reply  # noqa: F401  (re-exported)
 # Re-exported: callers configure the server with these (qa.web.server.Security, ...).
 from .state import (ANSWER_CONCURRENCY, ANSWER_QUEUE, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS,  # noqa: F401
@@ -126,7 +133,13 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     # ---- guards around everything (the last added runs first)
     if security.throttle_logins:
         app.add_middleware(LoginGuard, throttle=st.throttle)
+    if security.auth:
+        app.add_middleware(LoginWall, check=st.login_problem, session=st.has_session)
+    # No origin but the page's own may read answers: Gradio sees this and stops reflecting localhost
+    # origins (with credentials) in its own CORS headers.
+    app.add_middleware(CORSMiddleware, allow_origins=[])
     app.add_middleware(BodyLimit, max_body=max_body, max_upload=max_upload)
+    app.add_middleware(OriginCheck)
     app.add_middleware(HostCheck, allowed=tuple(security.allowed_hosts))
     return app
 
@@ -178,22 +191,37 @@ def _url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown and not shown.startswith("[") else f"http://{shown}:{port}/"
 
 
-def serve(index: str | Path | Index = DEFAULT_INDEX, *, host: str = "127.0.0.1", port: int = 7860,
-          security: Security | None = None, llm: Any = None, demo: Any = None, block: bool = False,
-          **app_options: Any) -> Running:
-    """Start the server; with `block=False` in a background thread (returns once it accepts requests)."""
+def uvicorn_config(app: Any, *, forwarded_allow_ips: str | list[str] | None = None,
+                   header_timeout: float = HEADER_TIMEOUT, per_client: int = MAX_CONNECTIONS_PER_CLIENT) -> Any:
+    """How uvicorn runs the app. `forwarded_allow_ips`: the proxies whose X-Forwarded-For/-Proto are
+    believed (default none: uvicorn's own default trusts 127.0.0.1, so any local process could pose
+    as any address and dodge the login throttle). `header_timeout`, `per_client`: see qa.web.connections."""
     import uvicorn
 
+    trusted = parse_trusted(forwarded_allow_ips)
+    # limit_concurrency bounds open connections; h11's default caps header size at 16 KB.
+    return uvicorn.Config(app, log_level="warning", lifespan="on", limit_concurrency=1000, timeout_keep_alive=5,
+                          timeout_graceful_shutdown=3, http=guarded_protocol(header_timeout, per_client, trusted),
+                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted)
+
+
+def serve(index: str | Path | Index = DEFAULT_INDEX, *, host: str = "127.0.0.1", port: int = 7860,
+          security: Security | None = None, llm: Any = None, demo: Any = None, block: bool = False,
+          forwarded_allow_ips: str | list[str] | None = None, header_timeout: float = HEADER_TIMEOUT,
+          per_client: int = MAX_CONNECTIONS_PER_CLIENT, **app_options: Any) -> Running:
+    """Start the server; with `block=False` in a background thread (returns once it accepts requests).
+    `forwarded_allow_ips`, `header_timeout`, `per_client`: see `uvicorn_config`."""
+    import uvicorn
+
+    trusted = parse_trusted(forwarded_allow_ips)  # a bad value is refused before the port is taken
     sock = bind(host, port)
     port = sock.getsockname()[1]
     if security is None:
         security = Security(allowed_hosts=allowed_hosts_for(host, ()))
     app = create_app(index, security=security, llm=llm, demo=demo, server_name=host, server_port=port,
                      **app_options)
-    # limit_concurrency bounds open connections; h11's default caps header size at 16 KB.
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", limit_concurrency=1000,
-                            timeout_keep_alive=5, timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, forwarded_allow_ips=trusted, header_timeout=header_timeout,
+                                           per_client=per_client))
     url = _url(host, port)
     if block:
         server.run(sockets=[sock])
@@ -247,6 +275,7 @@ def main_serve(args: argparse.Namespace) -> int:
         print("warning: only requests addressed to localhost are accepted; add --allowed-host NAME for each "
               "name or address others use to reach this machine", file=sys.stderr)
     security = Security(auth=auth, api_token=token, allowed_hosts=allowed_hosts_for(host, extra))
+    forwarded = parse_trusted(getattr(args, "forwarded_allow_ips", None))
     idx = get_index(path, build=True)
     llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
     sock = bind(host, port)
@@ -254,8 +283,7 @@ def main_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     app = create_app(path, security=security, llm=llm, server_name=host, server_port=port)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", limit_concurrency=1000,
-                            timeout_keep_alive=5, timeout_graceful_shutdown=3)
+    config = uvicorn_config(app, forwarded_allow_ips=forwarded)
     url = _url(host, port)
     login = "; login required" if auth else ""
     n = len(idx.articles())

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import errno
+import logging
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -21,13 +24,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from .. import limits
 from ..index.default import get_index
 from ..index.index import Index
 from ..ingest.article import IngestError, normalize_date
 from .errors import error_body
-from .guards import LOCAL_HOSTS, LoginThrottle, too_many
+from .guards import LOCAL_HOSTS, LoginThrottle, Problem, too_many
+
+log = logging.getLogger(__name__)
 
 #: Longest question, and longest earlier question in a history (characters): the library's cap.
 MAX_QUESTION_CHARS = limits.MAX_QUESTION_CHARS
@@ -169,7 +175,7 @@ class Shared:
         """The index, as of now."""
         return get_index(self.index_path)
 
-    def cookie_user(self, request: Request) -> str | None:
+    def cookie_user(self, request: HTTPConnection) -> str | None:
         """The chat login's user from the request's cookie, or None."""
         for g in self.gradio_apps:
             cid = getattr(g, "cookie_id", None)
@@ -180,7 +186,23 @@ class Shared:
                     return tokens[tok]
         return None
 
-    def authorize(self, request: Request) -> None:
+    def has_session(self, scope: dict) -> bool:
+        """Whether the request carries the chat's login cookie (qa.web.guards.LoginWall)."""
+        return self.cookie_user(HTTPConnection(scope)) is not None
+
+    def login_problem(self, scope: dict) -> Problem:
+        """None when the request is logged in (the chat's cookie, or the API's credentials); else the
+        refusal (401, or 429 while the client backs off) as (status, message, headers)."""
+        conn = HTTPConnection(scope)
+        if self.cookie_user(conn) is not None:
+            return None
+        try:
+            self.authorize(conn)
+        except ApiError as e:
+            return e.status, e.message, e.headers
+        return None
+
+    def authorize(self, request: HTTPConnection) -> None:
         """Nothing when the request may use the API; else an ApiError (401, or 429 while backing off)."""
         security, throttle = self.security, self.throttle
         if not security.auth and not security.api_token:
@@ -266,6 +288,29 @@ def _history(turns: list[str], strict: bool = True) -> list[str]:
 
 
 # ------------------------------------------------------------------ errors as JSON
+#: A write to the index folder (or to the upload's temp copy) that the file system refused: errno ->
+#: (status, what to do). 507 Insufficient Storage for a full disk, 503 for a folder that cannot be written.
+_DISK_ERRORS = {errno.ENOSPC: (507, "free some disk space and try again"),
+                errno.EDQUOT: (507, "free some of the disk quota and try again"),
+                errno.EROFS: (503, "the index folder is on a read-only file system; make it writable and try again"),
+                errno.EACCES: (503, "the server may not write to the index folder; fix its permissions and try again"),
+                errno.EPERM: (503, "the server may not write to the index folder; fix its permissions and try again")}
+
+
+def disk_error(exc: OSError) -> tuple[int, str] | None:
+    """(status, one-line message) for an OSError from a write the file system refused, else None.
+    The message names no server path. Nothing is lost: the store writes a new generation beside the
+    old one and switches only once it is complete (qa.index.store)."""
+    code, what = exc.errno, exc.strerror or str(exc)
+    if not code and "requested and" in what and "written" in what:  # numpy's short write: the disk filled up
+        code, what = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    if code not in _DISK_ERRORS:
+        return None
+    status, hint = _DISK_ERRORS[code]
+    return status, (f"nothing was changed: the index could not be written ({what}); it keeps its last saved "
+                    f"state; {hint}")
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Every error as JSON: `{"error": message}`, or OpenAI's shape under /v1/."""
 
@@ -293,6 +338,15 @@ def add_error_handlers(app: FastAPI) -> None:
         first = ".".join(str(x) for x in errors[0].get("loc", ()) if x != "body") if errors else ""
         return JSONResponse(_error_body(request, 422, "invalid request: " + "; ".join(parts), param=first or None),
                             status_code=422)
+
+    @app.exception_handler(OSError)
+    async def _disk(request: Request, exc: OSError) -> JSONResponse:
+        got = disk_error(exc)
+        if got is None:
+            raise exc
+        status, message = got
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(_error_body(request, status, message), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
