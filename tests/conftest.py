@@ -64,3 +64,20 @@ def seed_index(seed_index_dir):
     from qa import Index
 
     return Index.load(seed_index_dir)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of our own, (folder, mount(*options)); root and mount(8) needed, skipped otherwise."""
+    import subprocess
+    import uuid
+
+    mnt = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+    mnt.mkdir()
+
+    def mount(*opts: str) -> None:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt, mount
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

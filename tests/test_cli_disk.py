@@ -4,7 +4,6 @@ import errno
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -52,18 +51,6 @@ def _qa(*args):
                           cwd=ROOT, env=env, timeout=300)
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A small tmpfs of our own (root and mount(8) needed; skipped otherwise)."""
-    mnt = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-
-    def mount(*opts: str) -> None:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(mnt)], capture_output=True)
-        if r.returncode:
-            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt, mount
-    subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 def test_a_really_full_disk_is_one_line_and_exit_2(tmp_path, tmpfs):

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -345,18 +344,6 @@ def test_nothing_but_the_login_page_before_the_login(locked):
 
 
 # ------------------------------------------------------------------ item 11: a full or read-only disk
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A small tmpfs of our own (root and mount(8) needed; skipped otherwise)."""
-    mnt = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-
-    def mount(*opts: str) -> None:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(mnt)], capture_output=True)
-        if r.returncode:
-            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt, mount
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_full_and_read_only_disk_answer_json_and_lose_nothing(seed_index_dir, tmpfs):
