@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.index.dense import DenseIndex, DenseSegment
+from qa.index.dense import HALF_MIN, DenseIndex, DenseSegment, vector_dtype
 
 DIM = 64
 
@@ -112,6 +112,35 @@ def test_merge_applies_deletions(tmp_path, data):
     for q in qs[:10]:
         got = DenseIndex([loaded]).search(q, 10).rows
         np.testing.assert_array_equal(np.flatnonzero(live)[got], brute(vecs, q, 10, live))
+
+
+def test_large_merges_keep_a_float16_copy(tmp_path, data):
+    """From `half_min` rows a merge writes float16 vectors: half the disk, and the re-scored
+    results are the float32 ones (scores within float16 rounding, same top 10 here)."""
+    vecs, qs = data
+    assert vector_dtype(HALF_MIN - 1) == np.float32 and vector_dtype(HALF_MIN) == np.float16
+    a, b = DenseSegment.build(vecs[:3000]), DenseSegment.build(vecs[3000:])
+    merged = DenseSegment.merge([a, b], None, tmp_path / "m", half_min=5000, exact_max=1000, description="SQ8")
+    merged.save(tmp_path / "m")
+    small = DenseSegment.merge([a], None, tmp_path / "s", half_min=5000)
+    small.save(tmp_path / "s")
+    half, full = DenseSegment.load(tmp_path / "m"), DenseSegment.load(tmp_path / "s")
+    assert half.vectors.dtype == np.float16 and half.compressed and full.vectors.dtype == np.float32
+    assert (tmp_path / "m" / "vectors.npy").stat().st_size < 0.51 * len(vecs) * DIM * 4 + 200
+    idx = DenseIndex([half])
+    for q in qs:
+        hits = idx.search(q, 10)
+        assert hits.scores.dtype == np.float32
+        np.testing.assert_allclose(hits.scores, vecs[hits.rows] @ q, atol=2e-3)
+        assert len(set(hits.rows.tolist()) & set(brute(vecs, q, 10).tolist())) >= 9
+    np.testing.assert_allclose(idx.vectors([5, 5999]), vecs[[5, 5999]], atol=1e-3)
+    # the exact path (a small allowed subset) and an uncompressed float16 segment read it too
+    allowed = np.zeros(len(vecs), bool)
+    allowed[::50] = True
+    np.testing.assert_array_equal(idx.search(qs[0], 5, allowed=allowed).rows,
+                                  brute(vecs, qs[0], 5, allowed))
+    plain = DenseIndex([DenseSegment(vecs.astype(np.float16))])
+    np.testing.assert_array_equal(plain.search(qs[1], 10).rows, brute(vecs.astype(np.float16).astype(np.float32), qs[1], 10))
 
 
 def test_bad_input_is_reported(tmp_path, data):

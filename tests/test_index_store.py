@@ -345,3 +345,54 @@ def test_a_write_between_reading_the_manifest_and_stamping_it_is_not_lost(tmp_pa
     ids = {a.id for a in Index.load(path, embedder=FakeEmbedder()).articles()}
     assert ids == {art(i).id for i in (1, 2, 3, 4)}, ids
     assert {a.id for a in server.articles()} == ids
+
+
+def test_large_compaction_writes_float16_and_answers_the_same(tmp_path, monkeypatch):
+    """A compaction past `HALF_MIN` vectors keeps its re-score copy as float16: the index
+    reads it back, checks clean, and ranks as before (scores within float16 rounding)."""
+    import qa.index.dense
+
+    idx = Index(tmp_path / "ix", embedder=FakeEmbedder(), max_words=15)
+    for i in range(0, 12, 3):
+        idx.add([art(j) for j in range(i, i + 3)])
+    before = [[(p.article_id, p.span) for p in idx.search(q, k=3)] for q in QUERIES]
+    monkeypatch.setattr(qa.index.dense, "HALF_MIN", 16)
+    assert idx.compact() == 4
+    seg = idx._manifest.segments[0].name
+    assert np.load(tmp_path / "ix" / seg / "vectors.npy", mmap_mode="r").dtype == np.float16
+    for ix in (idx, Index.load(tmp_path / "ix", embedder=FakeEmbedder())):
+        assert [[(p.article_id, p.span) for p in ix.search(q, k=3)] for q in QUERIES] == before
+        assert ix.check() == []
+
+
+def test_compaction_does_not_block_readers(tmp_path, monkeypatch):
+    """While a compaction writes its merged segment (held here until released), searches on the
+    same `Index` and on another one opened on the folder are answered at once."""
+    import qa.index.store
+
+    idx = Index(tmp_path / "ix", embedder=FakeEmbedder(), max_words=15)
+    for i in range(0, 9, 3):
+        idx.add([art(j) for j in range(i, i + 3)])
+    want = results(idx)
+    writing, release = threading.Event(), threading.Event()
+    real = qa.index.store.write_segment_files
+
+    def slow_write(*a, **kw):
+        writing.set()
+        assert release.wait(30)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(qa.index.store, "write_segment_files", slow_write)
+    job = threading.Thread(target=lambda: idx.compact())
+    job.start()
+    try:
+        assert writing.wait(10), "the compaction never started writing"
+        other = Index.load(tmp_path / "ix", embedder=FakeEmbedder())
+        for reader in (idx, other):
+            t = time.perf_counter()
+            assert results(reader) == want
+            assert time.perf_counter() - t < 5, "a search waited for the compaction"
+    finally:
+        release.set()
+        job.join(30)
+    assert len(idx._manifest.segments) == 1 and results(idx) == want

@@ -1,7 +1,8 @@
 """Dense search over sentence vectors held in segments: exact below a size line, compressed above.
 
 A `DenseSegment` is the sentence vectors of one immutable segment, kept as a float32 `.npy`
-file that is memory-mapped on load (the float vectors are never read into memory as a whole):
+file that is memory-mapped on load (the float vectors are never read into memory as a whole);
+segments of `HALF_MIN` vectors or more keep them as float16 (half the disk, see `vector_dtype`):
 
 - below `EXACT_MAX` rows it is searched exactly, one matrix-vector product over the mapped
   rows (numpy `V @ q` is ~2x faster than FAISS flat with a large k on 2 cores);
@@ -42,6 +43,12 @@ SHORTLIST_FACTOR = 2
 SHORTLIST_MIN = 256
 #: Allowed subsets up to this many rows (or under 1/8 of a segment) are searched exactly.
 SUBSET_EXACT_MAX = 200_000
+#: From this many vectors on, a segment's re-score copy is float16 instead of float32: 27M
+#: vectors (10M chunks) are 41 GB as float32, 21 GB as float16. Re-scored inner products then
+#: differ from float32 ones by ~1e-4, which cannot move a result past the compressed index's own
+#: error (recall@10 against float32 exact search is measured in docs/scale.md). Smaller segments,
+#: every segment an add writes, stay float32 and bit-exact.
+HALF_MIN = 1 << 22
 FORMAT = 1
 SEGMENT_FILES = ("vectors.npy", "dense.json")  # plus "dense.faiss" for compressed segments
 
@@ -53,6 +60,11 @@ def _faiss():
     import faiss
 
     return faiss
+
+
+def vector_dtype(n: int, half_min: int | None = None) -> np.dtype:
+    """Storage type of a segment of `n` vectors: float16 from `HALF_MIN` (or `half_min`) on, else float32."""
+    return np.dtype(np.float16 if n >= (HALF_MIN if half_min is None else half_min) else np.float32)
 
 
 def nlist_for(n: int) -> int:
@@ -85,11 +97,13 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class DenseSegment:
-    """Sentence vectors of one segment, float32 [rows, dim], plus an optional compressed FAISS index."""
+    """Sentence vectors of one segment, float32 (or float16, large segments) [rows, dim], plus an
+    optional compressed FAISS index. Scores and `rows` are always float32."""
 
     def __init__(self, vectors: np.ndarray, ann=None, description: str = "exact", nprobe: int = NPROBE) -> None:
-        if vectors.ndim != 2 or vectors.dtype != np.float32:
-            raise ValueError(f"dense vectors must be float32 [rows, dim], got {vectors.dtype} {vectors.shape}")
+        if vectors.ndim != 2 or vectors.dtype not in (np.float32, np.float16):
+            raise ValueError(f"dense vectors must be float32 or float16 [rows, dim], got {vectors.dtype} "
+                             f"{vectors.shape}")
         self.vectors = vectors
         self.ann = ann
         self.description = description
@@ -121,15 +135,15 @@ class DenseSegment:
         ids = np.asarray(ids, np.int64)
         if self._fd is None:
             return np.asarray(self.vectors[ids], np.float32)
-        size = self.dim * 4
-        out = np.empty((len(ids), self.dim), np.float32)
+        size = self.dim * self.vectors.dtype.itemsize
+        out = np.empty((len(ids), self.dim), self.vectors.dtype)
         buf = out.reshape(-1).view(np.uint8)
         for i, r in enumerate(ids.tolist()):
             data = os.pread(self._fd, size, self._offset + r * size)
             if len(data) != size:
                 raise ValueError(f"dense vectors file {self.vectors.filename} is shorter than its header says")
             buf[i * size:(i + 1) * size] = np.frombuffer(data, np.uint8)
-        return out
+        return out.astype(np.float32, copy=False)
 
     @property
     def dim(self) -> int:
@@ -146,7 +160,8 @@ class DenseSegment:
 
         `description` is a FAISS factory string ("{nlist}" is filled in); `nprobe` defaults to `nprobe_for`.
         """
-        vectors = vectors if vectors.dtype == np.float32 else np.asarray(vectors, np.float32)
+        if vectors.dtype not in (np.float32, np.float16):
+            vectors = np.asarray(vectors, np.float32)
         n, d = vectors.shape
         if n < exact_max:
             return cls(vectors)
@@ -159,17 +174,19 @@ class DenseSegment:
         sample_n = min(n, max(50 * nlist, 65_536))
         log.info("training %s on %d of %d vectors", desc, sample_n, n)
         sample = np.sort(rng.choice(n, sample_n, replace=False))
-        ann.train(np.ascontiguousarray(vectors[sample]))
-        for lo in range(0, n, batch):
-            ann.add(np.ascontiguousarray(vectors[lo:lo + batch]))
+        ann.train(np.ascontiguousarray(vectors[sample], np.float32))
+        for lo in range(0, n, batch):  # float16 files are widened a batch at a time
+            ann.add(np.ascontiguousarray(vectors[lo:lo + batch], np.float32))
         return cls(vectors, ann, desc, nprobe if nprobe is not None else nprobe_for(nlist))
 
     @classmethod
     def merge(cls, segments: Sequence["DenseSegment"], live: Sequence[np.ndarray | None] | None,
-              folder: str | Path, batch: int = 131_072, **build: object) -> "DenseSegment":
+              folder: str | Path, batch: int = 131_072, half_min: int | None = None,
+              **build: object) -> "DenseSegment":
         """Compaction: the live rows of `segments`, in order, streamed into `folder/vectors.npy`
-        (never all in memory) and indexed like `build` (compressed from `exact_max` rows on).
-        Call `save(folder)` afterwards to write the FAISS part and dense.json."""
+        (never all in memory; float16 from `half_min`, default `HALF_MIN`, rows on) and indexed
+        like `build` (compressed from `exact_max` rows on). Call `save(folder)` afterwards to
+        write the FAISS part and dense.json."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         dims = {s.dim for s in segments}
@@ -180,7 +197,8 @@ class DenseSegment:
             if keep is not None and len(keep) != len(seg):
                 raise ValueError(f"live mask {i} has {len(keep)} entries for a segment of {len(seg)} rows")
         total = sum(len(s) if k is None else int(k.sum()) for s, k in zip(segments, keeps))
-        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(total, dims.pop()))
+        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=vector_dtype(total, half_min),
+                                        shape=(total, dims.pop()))
         at = 0
         for seg, keep in zip(segments, keeps):
             for lo in range(0, len(seg), batch):
@@ -242,7 +260,7 @@ class DenseSegment:
                 ann = faiss.read_index(str(folder / "dense.faiss"), flags)
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"dense segment {folder} is unreadable ({e}); rebuild the index") from None
-        if vectors.shape != (meta["rows"], meta["dim"]) or vectors.dtype != np.float32 or (
+        if vectors.shape != (meta["rows"], meta["dim"]) or vectors.dtype not in (np.float32, np.float16) or (
                 ann is not None and (ann.ntotal, ann.d) != (meta["rows"], meta["dim"])):
             raise ValueError(f"dense segment {folder}: file sizes disagree with dense.json (truncated or changed); "
                              "rebuild the index")
@@ -251,10 +269,14 @@ class DenseSegment:
     # ---------------------------------------------------------------- search
     def _exact(self, q: np.ndarray, k: int, rows: np.ndarray | None, mask: np.ndarray | None) -> DenseHits:
         if rows is not None:
-            sims = np.asarray(self.vectors[rows] @ q, np.float32)
+            sims = np.asarray(self.vectors[rows], np.float32) @ q
             best = _top(sims, k)
             return DenseHits(rows[best].astype(np.int64), sims[best])
-        sims = np.asarray(self.vectors @ q, np.float32)
+        if self.vectors.dtype == np.float32:
+            sims = np.asarray(self.vectors @ q, np.float32)
+        else:  # numpy has no fast float16 product: widen a block at a time
+            sims = np.concatenate([np.asarray(self.vectors[lo:lo + 262_144], np.float32) @ q
+                                   for lo in range(0, len(self), 262_144)] or [np.zeros(0, np.float32)])
         if mask is not None:
             sims[~mask] = -np.inf
         best = _top(sims, k)

@@ -45,7 +45,7 @@ import numpy as np
 from .bm25 import SEGMENT_FILES as LEXICAL_FILES
 from .bm25 import LexicalSegment
 from .dense import SEGMENT_FILES as DENSE_FILES
-from .dense import DenseSegment, fsync_path
+from .dense import DenseSegment, fsync_path, vector_dtype
 from ..ingest.article import Article
 
 log = logging.getLogger(__name__)
@@ -421,7 +421,7 @@ def write_segment_files(folder: Path, data: SegmentData, vector_parts: Iterable[
         _save_npy(folder / "vectors.npy", np.ascontiguousarray(data.vectors, np.float32))
     else:
         n, dim = len(data.sentences), data.vectors.shape[1]
-        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
+        out = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=vector_dtype(n), shape=(n, dim))
         row = 0
         for p in vector_parts:
             out[row:row + len(p)] = p
@@ -471,8 +471,9 @@ def read_segment(path: Path, entry: SegmentEntry, dim: int) -> Segment:
         problems.append(f"chunks.npy has shape {chunks.shape}, manifest.json says ({entry.chunks}, 6)")
     if sentences.shape != (entry.sentences, 3) or sentences.dtype != np.int32:
         problems.append(f"sentences.npy has shape {sentences.shape}, manifest.json says ({entry.sentences}, 3)")
-    if vectors.shape != (entry.sentences, dim) or vectors.dtype != np.float32:
-        problems.append(f"vectors.npy has shape {vectors.shape}, expected ({entry.sentences}, {dim}) float32")
+    if vectors.shape != (entry.sentences, dim) or vectors.dtype not in (np.float32, np.float16):
+        problems.append(f"vectors.npy has shape {vectors.shape} {vectors.dtype}, expected ({entry.sentences}, {dim}) "
+                        "float32 (float16 in large segments)")
     if len(lexical) != entry.chunks:
         problems.append(f"the BM25 statistics hold {len(lexical)} chunks, manifest.json says {entry.chunks}")
     if not problems and entry.chunks and (chunks[:, 0].min() < 0 or chunks[:, 0].max() >= n):
