@@ -135,32 +135,10 @@ class RayEmbedder:
         """Join or start Ray if not connected yet; the number of workers to use."""
         ray = self._ray
         if not ray.is_initialized():
-            # Ray talks as much as qa does: its notices (token auth, every dataset run) only with -v.
-            verbose = log.isEnabledFor(logging.INFO)
-            level = logging.INFO if verbose else logging.ERROR
-            # A failed run raises here with its root cause; Ray Data's own traces of it stay in Ray's log files.
-            logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.CRITICAL)
-            try:
-                if self.address is None:
-                    cpus = self.num_cpus or max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
-                    log.info("starting a local Ray instance with %d CPUs", cpus)
-                    # address="local": always a new instance, never one that `ray start` left running here.
-                    ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=level,
-                             log_to_driver=verbose)
-                else:
-                    _probe(self.address)
-                    log.info("connecting to the Ray cluster at %s", self.address)
-                    ray.init(address=self.address, logging_level=level, log_to_driver=verbose)
-            except DistributedError:
-                raise
-            except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...: one line
-                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-                hint = ""
-                if self.address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
-                    # Ray enables token auth by default but only for "auto" finds the token itself.
-                    hint = ("; if the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token "
-                            "and RAY_AUTH_TOKEN (or ~/.ray/auth_token)")
-                raise DistributedError(f"cannot start or reach {where}: {_first_line(e)}{hint}") from None
+            cpus = None
+            if self.address is None:
+                cpus = self.num_cpus or max(os.cpu_count() or 2, (self.workers or 1) * self.cpus_per_worker)
+            connect(ray, self.address, cpus)
             self._started = True
         workers = self.workers
         if workers is None:
@@ -215,11 +193,43 @@ class RayEmbedder:
         return out
 
 
-def _probe(address: str, timeout: float = 5.0) -> None:
+def connect(ray: Any, address: str | None, num_cpus: int | None = None) -> None:
+    """Join the Ray cluster at `address` (a `check_address` value), or start a local instance with
+    `num_cpus` CPUs for None; a one-line `DistributedError` when that fails."""
+    # Ray talks as much as qa does: its notices (token auth, every dataset run) only with -v.
+    verbose = log.isEnabledFor(logging.INFO)
+    level = logging.INFO if verbose else logging.ERROR
+    # A failed run raises here with its root cause; Ray Data's own traces of it stay in Ray's log files.
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.CRITICAL)
+    try:
+        if address is None:
+            log.info("starting a local Ray instance with %s CPUs", num_cpus or "all")
+            # address="local": always a new instance, never one that `ray start` left running here.
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=level,
+                     log_to_driver=verbose)
+        else:
+            probe(address)
+            log.info("connecting to the Ray cluster at %s", address)
+            ray.init(address=address, logging_level=level, log_to_driver=verbose)
+    except DistributedError:
+        raise
+    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...: one line
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        hint = ""
+        if address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
+            # Ray enables token auth by default but only for "auto" finds the token itself.
+            hint = ("; if the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token "
+                    "and RAY_AUTH_TOKEN (or ~/.ray/auth_token)")
+        raise DistributedError(f"cannot start or reach {where}: {_first_line(e)}{hint}") from None
+
+
+def probe(address: str, timeout: float = 5.0) -> None:
     """Fail fast on a HOST:PORT nobody listens on: `ray.init` would retry it for minutes."""
     if address == "auto":
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise DistributedError(f"--ray: {address!r} names no port; expected ray://HOST:10001 or HOST:6379")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as e:

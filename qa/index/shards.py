@@ -27,16 +27,22 @@ that search is answered by the same shard code run in the driver process over th
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .index import Index
+from ..ingest.article import Article
+from .fusion import Passage
+from .index import ArticleInfo, Index
 from .store import SegmentEntry, Store
 from .view import _View
 
 log = logging.getLogger(__name__)
+
+#: Shards when none are asked for (`qa serve --ray` without --ray-shards).
+SHARDS = 2
 
 
 class Shard:
@@ -85,20 +91,24 @@ class ShardedIndex:
     Each actor reserves `cpus_per_shard` CPUs (fractions allowed: 4 shards on a 2-CPU instance
     need 0.5; actors that do not fit wait for a CPU, and so does the search)."""
 
-    def __init__(self, index: Index, shards: int = 2, address: str | None = None, *,
+    def __init__(self, index: Index, shards: int = SHARDS, address: str | None = None, *,
                  cpus_per_shard: float = 1) -> None:
-        from .distributed import import_ray
+        from .distributed import check_address, connect, import_ray
 
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
+        if cpus_per_shard <= 0:
+            raise ValueError(f"cpus_per_shard must be above 0, got {cpus_per_shard}")
         self.index = index
         self.n = shards
+        self.cpus_per_shard = cpus_per_shard
         self._ray = ray = import_ray()
+        address = check_address(address)
         self._started = False
-        self._local_instance = not ray.is_initialized() and address in (None, "local")
-        if not ray.is_initialized():
-            ray.init(address=address, num_cpus=None if address else max(1, int(cpus_per_shard * shards)),
-                     include_dashboard=False, log_to_driver=False)
+        self._closed = False
+        self._local_instance = not ray.is_initialized() and address is None
+        if not ray.is_initialized():  # else: the connection the caller made (ray.init) is used and kept
+            connect(ray, address, max(1, math.ceil(cpus_per_shard * shards)) if address is None else None)
             self._started = True
         env = {"OMP_NUM_THREADS": str(max(1, int(cpus_per_shard))), "OMP_WAIT_POLICY": "PASSIVE"}
         if self._local_instance or local_ray(ray):  # a local instance: its workers import the driver's qa, wherever it lives
@@ -110,7 +120,8 @@ class ShardedIndex:
         self._plan: list[list[int]] = []  # shard -> indices of the view's segments, in order
 
     def _new_actor(self) -> Any:
-        return self._remote_cls.remote(str(self.index.path), self.index.embedder.dim)
+        # absolute: a worker's working directory is not the driver's
+        return self._remote_cls.remote(str(self.index.path.resolve()), self.index.embedder.dim)
 
     # ------------------------------------------------------------ placement
     def _place(self, v: _View) -> None:
@@ -198,14 +209,75 @@ class ShardedIndex:
         return rows_l, dict(zip(rows_l, sc.astype(float).tolist()))
 
     # ------------------------------------------------------------ public
-    def search(self, question: str, k: int = 5, **kw: Any):
-        """`Index.search`, with the dense and BM25 parts answered by the shards."""
+    def search(self, question: str, k: int = 5, **kw: Any) -> list[Passage]:
+        """`Index.search` (same arguments: dates, `articles`, `query_vector`, weights), with the dense
+        and BM25 parts answered by the shards."""
         with self.index._lock:
             self.index._refresh()
             self._sync()
             return self.index.search(question, k, **kw)
 
+    def ready(self, timeout: float = 120) -> "ShardedIndex":
+        """Wait until every shard's actor runs and holds the index's current segments; a one-line
+        `DistributedError` when one fails to start or does not start within `timeout` seconds (a
+        cluster without room for the shards: actors that do not fit wait for a CPU forever)."""
+        from .distributed import DistributedError, _first_line
+
+        ray = self._ray
+        refs = [a.ping.remote() for a in self.actors]
+        done, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        if pending:
+            free = ray.available_resources().get("CPU", 0.0)
+            raise DistributedError(f"{len(pending)} of {self.n} shards did not start within {timeout:g} s: each "
+                                   f"reserves {self.cpus_per_shard:g} CPU and the Ray cluster has {free:g} free; "
+                                   "use fewer shards (--ray-shards) or add nodes")
+        try:
+            ray.get(done)
+        except Exception as e:  # noqa: BLE001 - Ray wraps the actor's error: one line is the point
+            raise DistributedError(f"a shard failed to start: {_first_line(e)}; every node needs qa installed and "
+                                   f"read access to {self.index.path.resolve()} (see docs/distributed.md)") from None
+        with self.index._lock:
+            self.index._refresh()
+            self._sync()
+        return self
+
+    # The read-only rest of the `Index` API, so `qa.answer(..., index=sx)` and the server take a
+    # ShardedIndex where they take an Index. Writes go to `self.index`; the shards follow at the next search.
+    @property
+    def path(self) -> Path:
+        """The index folder."""
+        return self.index.path
+
+    @property
+    def embedder(self) -> Any:
+        """The index's embedder (questions are embedded in this process)."""
+        return self.index.embedder
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def articles(self) -> list[ArticleInfo]:
+        """`Index.articles`."""
+        return self.index.articles()
+
+    def article(self, article_id: str) -> Article:
+        """`Index.article`."""
+        return self.index.article(article_id)
+
+    def idf(self, token: str) -> float:
+        """`Index.idf`: BM25's idf over the whole index."""
+        return self.index.idf(token)
+
+    def sentence_scores(self, query_vector: np.ndarray, article_id: str, start: int = 0,
+                        end: int | None = None) -> list[tuple[int, int, float]]:
+        """`Index.sentence_scores`."""
+        return self.index.sentence_scores(query_vector, article_id, start, end)
+
     def close(self) -> None:
+        """Stop the actors (and the local Ray instance or connection this object started); once."""
+        if self._closed:
+            return
+        self._closed = True
         for a in self.actors:
             try:
                 self._ray.kill(a)
