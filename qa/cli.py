@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forwarded-allow-ips", metavar="IPS", help="believe X-Forwarded-For/-Proto only from these "
                    "proxies (comma-separated addresses or networks; default: none, so the login throttle sees "
                    "each client's real address)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="search on Ray: the index's segments on shard actors (auto, ray://HOST:10001 or HOST:6379; "
+                        "no ADDRESS starts a local instance; needs: pip install 'qa-news[ray]'; see docs/distributed.md)")
+    p.add_argument("--ray-shards", type=int, metavar="N", help="with --ray: shard actors, one CPU each (default 2)")
     _llm_args(p)
     p.set_defaults(func=cmd_serve)
 
@@ -379,6 +383,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .web.server import main_serve
 
+    if args.ray is not None:  # fail before the index and the model load if Ray is missing or the address is wrong
+        from .index.distributed import DistributedError, check_address, import_ray, probe
+
+        if args.ray_shards is not None and args.ray_shards < 1:
+            raise CliError(f"--ray-shards must be at least 1, got {args.ray_shards}")
+        try:
+            import_ray()
+            address = check_address(args.ray)
+            if address is not None:
+                probe(address)  # a HOST:PORT nobody listens on: 5 s, not after building the index
+        except DistributedError as e:
+            raise CliError(str(e)) from None
+        try:
+            return main_serve(args)
+        except DistributedError as e:  # the cluster cannot be reached, or the shards do not start
+            raise CliError(str(e)) from None
+    if args.ray_shards is not None:
+        raise CliError("--ray-shards needs --ray")
     return main_serve(args)
 
 

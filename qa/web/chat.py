@@ -124,9 +124,11 @@ def _only(articles: Sequence[str] | None) -> dict:
 class ChatBackend:
     """What the event handlers do, without gradio types: easy to test and to reuse."""
 
-    def __init__(self, index: Index, llm: Any = None) -> None:
+    def __init__(self, index: Index, llm: Any = None, searcher: Any = None) -> None:
         self.index = index
         self.llm = llm
+        #: What answers read: a qa.index.shards.ShardedIndex over `index` (`qa serve --ray`), else `index`.
+        self.searcher = index if searcher is None else searcher
         self._write = WRITE_LOCK  # shared with the JSON API's uploads and removals (qa.web.uploads)
         self._removed: list[Article] = []  # the last removal, for Undo
 
@@ -155,7 +157,7 @@ class ChatBackend:
             dfrom, dto = check_dates(date_from, date_to, lang)
             k = max(1, min(20, int(k or 5)))
             last = None
-            for ans in answer_stream(question, history=list(history or []) or None, k=k, index=self.index,
+            for ans in answer_stream(question, history=list(history or []) or None, k=k, index=self.searcher,
                                      date_from=dfrom, date_to=dto, llm=self.llm, **_only(articles)):
                 last = ans
                 yield {"html": render_answer(ans, streaming=True, lang=lang, article=self._article,
@@ -337,10 +339,11 @@ class ChatBackend:
         return f'<p class="qa-msg-ok">{both("Restored:", "Teruggezet:")} {esc(ids)}.</p>', True
 
 
-def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None) -> gr.Blocks:
-    """The Blocks app over the index at `index_path` (loaded via `get_index`, built from seeds if default)."""
+def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None, searcher: Any = None) -> gr.Blocks:
+    """The Blocks app over the index at `index_path` (loaded via `get_index`, built from seeds if default);
+    answers read `searcher` when given (a ShardedIndex over that index)."""
     idx = index_path if isinstance(index_path, Index) else get_index(index_path)
-    be = ChatBackend(idx, llm)
+    be = ChatBackend(idx, llm, searcher)
 
     with gr.Blocks(title="qa — ask the news", analytics_enabled=False) as demo:
         gr.HTML(f'<header id="qa-header"><h1>{both("Ask the news", "Vraag het nieuws")}</h1><p>'

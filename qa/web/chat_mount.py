@@ -27,7 +27,7 @@ def mount_chat(app: FastAPI, st: Shared, index: Index, *, demo: Any = None, serv
     # chat.js, chat.css and the HTML shells: the page's loader fetches chat.js from here.
     app.mount(chat.STATIC_URL, StaticFiles(directory=chat.STATIC), name="qa-static")
     if demo is None:
-        demo = chat.build_app(index, llm=st.llm)
+        demo = chat.build_app(index, llm=st.llm, searcher=st.sharded)
     # The CSS goes to gradio, which scopes custom CSS to its app (the same rules loaded by a <link> would
     # lose to gradio's own); the file is the one served above.
     gr.mount_gradio_app(app, demo, path="/", server_name=server_name, server_port=server_port,

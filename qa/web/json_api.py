@@ -66,7 +66,7 @@ async def api_search(body: SearchRequest, request: Request, st: Shared = Depends
     dfrom, dto = _dates(body.date_from, body.date_to)
     await st.slots.acquire()
     try:
-        idx = st.idx()
+        idx = st.searcher()
         passages = await run_in_threadpool(lambda: idx.search(q, k=body.k, date_from=dfrom, date_to=dto))
     except ValueError as e:
         raise ApiError(400, str(e)) from None

@@ -158,7 +158,7 @@ async def v1_chat(body: ChatRequest, request: Request, st: Shared = Depends(shar
     users = [_text_of(m.content) for m in body.messages if m.role == "user"]
     if not users:
         raise ApiError(400, "messages holds no user message to answer", param="messages")
-    idx = st.idx()
+    idx = st.searcher()
     count: Counter = lambda text: count_tokens(idx.embedder, text)  # noqa: E731
     limit = body.max_completion_tokens or body.max_tokens
     include_usage = bool((body.stream_options or {}).get("include_usage"))

@@ -34,11 +34,13 @@ import socket
 import sys
 import threading
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
 from ..index.default import DEFAULT_INDEX, get_index
@@ -103,19 +105,39 @@ def parse_port(value: object) -> int:
 def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security = Security(), llm: Any = None,
                demo: Any = None, server_name: str = "127.0.0.1", server_port: int = 7860,
                max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY,
-               answer_concurrency: int = ANSWER_CONCURRENCY, answer_queue: int = ANSWER_QUEUE) -> FastAPI:
+               answer_concurrency: int = ANSWER_CONCURRENCY, answer_queue: int = ANSWER_QUEUE,
+               sharded: Any = None) -> FastAPI:
     """The whole server as one ASGI app: API routes, OpenAI routes, the chat at `/`, and the guards.
 
     `index`: a folder or an Index; every request gets it through `qa.index.default.get_index`, so a newer
     version written by another process is picked up. `demo`: a ready Blocks (else `qa.web.chat.build_app`).
+    `sharded`: a qa.index.shards.ShardedIndex over that index (`qa serve --ray`): every search and answer
+    (JSON API, /v1, the chat) goes through its shards, writes go to its Index; the app closes it at shutdown.
     """
     from .. import __version__
     from .state import add_error_handlers
 
+    if sharded is not None:
+        given = Path(index.path if isinstance(index, Index) else index)
+        if index is not DEFAULT_INDEX and given.resolve() != sharded.index.path.resolve():
+            raise ValueError(f"the sharded index is {sharded.index.path}, not the index {given} given; "
+                             "pass the same folder, or leave `index` out")
+        index = sharded.index  # one Index object: the shards follow its writes at their next search
     index_path = index.path if isinstance(index, Index) else Path(index)
     first = index if isinstance(index, Index) else get_index(index_path)
-    st = Shared(index_path, security, llm, _Slots(answer_concurrency, answer_queue), _WriteSlots(WRITE_QUEUE))
+    st = Shared(index_path, security, llm, _Slots(answer_concurrency, answer_queue), _WriteSlots(WRITE_QUEUE),
+                sharded=sharded)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if sharded is not None:  # the shards' actors (and a local Ray instance) end with the server
+                await run_in_threadpool(sharded.close)
+
     app = FastAPI(title="qa", version=__version__, docs_url=None, redoc_url=None,  # pages.add_docs: offline
+                  lifespan=lifespan,
                   description="Ask questions of your news articles: answers with citations. Errors are JSON "
                               "{\"error\": message}; under /v1 OpenAI's {\"error\": {message, type, param, code}}. "
                               "See docs/api.md.")
@@ -277,18 +299,44 @@ def main_serve(args: argparse.Namespace) -> int:
     security = Security(auth=auth, api_token=token, allowed_hosts=allowed_hosts_for(host, extra))
     forwarded = parse_trusted(getattr(args, "forwarded_allow_ips", None))
     idx = get_index(path, build=True)
-    llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
-    sock = bind(host, port)
-    port = sock.getsockname()[1]
-    import uvicorn
+    sharded = _sharded(idx, getattr(args, "ray", None), getattr(args, "ray_shards", None))
+    try:
+        llm = _make_llm(getattr(args, "llm_url", None), getattr(args, "llm_model", None))
+        sock = bind(host, port)
+        port = sock.getsockname()[1]
+        import uvicorn
 
-    app = create_app(path, security=security, llm=llm, server_name=host, server_port=port)
-    config = uvicorn_config(app, forwarded_allow_ips=forwarded)
-    url = _url(host, port)
-    login = "; login required" if auth else ""
-    n = len(idx.articles())
-    print(f"qa: chat on {n} article{'' if n == 1 else 's'} ({len(idx)} chunks, {path}) at {url} , API at {url}api/ , "
-          f"OpenAI-compatible at {url}v1 , docs at {url}docs (started in {time.perf_counter() - t0:.1f} s{login}); "
-          "Ctrl-C to stop", file=sys.stderr, flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+        app = create_app(path, security=security, llm=llm, server_name=host, server_port=port, sharded=sharded)
+        config = uvicorn_config(app, forwarded_allow_ips=forwarded)
+        url = _url(host, port)
+        login = "; login required" if auth else ""
+        ray = f", searched on {sharded.n} Ray shards" if sharded is not None else ""
+        n = len(idx.articles())
+        print(f"qa: chat on {n} article{'' if n == 1 else 's'} ({len(idx)} chunks, {path}{ray}) at {url} , API at "
+              f"{url}api/ , OpenAI-compatible at {url}v1 , docs at {url}docs (started in "
+              f"{time.perf_counter() - t0:.1f} s{login}); Ctrl-C to stop", file=sys.stderr, flush=True)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if sharded is not None:  # closed at shutdown already, unless the server never started
+            sharded.close()
     return 0
+
+
+def _sharded(idx: Index, address: str | None, shards: int | None) -> Any:
+    """`--ray [ADDRESS]`: a ShardedIndex over `idx` whose actors run and hold their segments, or None
+    without `--ray`. A one-line qa.index.distributed.DistributedError when Ray cannot be started or
+    reached or the shards do not start."""
+    if address is None:
+        return None
+    from ..index.distributed import check_address
+    from ..index.shards import SHARDS, ShardedIndex
+
+    t0 = time.perf_counter()
+    sx = ShardedIndex(idx, shards=shards or SHARDS, address=check_address(address))
+    try:
+        sx.ready()
+    except BaseException:
+        sx.close()
+        raise
+    log.info("%d segments on %d Ray shards in %.1f s", idx.segments, sx.n, time.perf_counter() - t0)
+    return sx

@@ -160,7 +160,9 @@ class _WriteSlots:
 @dataclass
 class Shared:
     """One app's state, passed to its routes: the index (through `get_index`, so a newer version written
-    by another process is picked up), the LLM, the login settings and throttle, and the slots."""
+    by another process is picked up), the LLM, the login settings and throttle, and the slots.
+    `sharded`: a qa.index.shards.ShardedIndex over the same index (`qa serve --ray`): searches and
+    answers go through it (`searcher`), writes to its `Index` (`idx`)."""
 
     index_path: Path
     security: Security
@@ -170,10 +172,16 @@ class Shared:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: The mounted Gradio apps, whose login cookies the API accepts (filled by qa.web.chat_mount).
     gradio_apps: list[Any] = field(default_factory=list)
+    sharded: Any = None
 
     def idx(self) -> Index:
-        """The index, as of now."""
-        return get_index(self.index_path)
+        """The index, as of now: what uploads and removals write to."""
+        return self.sharded.index if self.sharded is not None else get_index(self.index_path)
+
+    def searcher(self) -> Any:
+        """What searches and answers read: the ShardedIndex with `--ray` (it follows the index's
+        writes at its next search), else the index."""
+        return self.sharded if self.sharded is not None else self.idx()
 
     def cookie_user(self, request: HTTPConnection) -> str | None:
         """The chat login's user from the request's cookie, or None."""
@@ -246,7 +254,7 @@ class Shared:
 
         await self.slots.acquire()
         try:
-            return await run_in_threadpool(lambda: answer(q, history=history or None, k=k, index=self.idx(),
+            return await run_in_threadpool(lambda: answer(q, history=history or None, k=k, index=self.searcher(),
                                                           date_from=dfrom, date_to=dto, llm=self.llm))
         except ValueError as e:
             raise ApiError(400, str(e)) from None
