@@ -38,6 +38,7 @@ from ..index.fusion import Passage
 
 if TYPE_CHECKING:  # for the signatures only: the index loads faiss, the LLM client its settings
     from ..index.index import Index
+    from ..index.shards import ShardedIndex
     from .llm import LLM
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ log = logging.getLogger(__name__)
 #: A conversation so far, oldest first: questions (str), (question, answer) pairs, or OpenAI-style
 #: message dicts {"role": "user"|"assistant", "content": str}; see `user_turns`.
 History = Sequence[Union[str, Sequence[str], Mapping[str, Any]]]
-#: Where to answer from: an Index, an index folder, or None for the default index.
-IndexLike = Union["Index", str, Path, None]
+#: Where to answer from: an Index, a ShardedIndex (searched on Ray), an index folder, or None for the default index.
+IndexLike = Union["Index", "ShardedIndex", str, Path, None]
 
 #: Sentences shorter than this many words (headings such as "Radicalisering") are not quoted.
 MIN_WORDS = 4
@@ -404,8 +405,9 @@ def answer(question: str, history: History | None = None, k: int = 5, *, index: 
     """Answer `question` from the indexed articles, with citations, a score and a confidence.
 
     `history`: the conversation so far (see `user_turns` for the accepted forms); a follow-up
-    question is searched together with the previous question(s). `index`: an Index, a folder,
-    or None for the default `index/`. `llm`: None for the extractive answer, or a
+    question is searched together with the previous question(s). `index`: an Index, a
+    qa.index.shards.ShardedIndex (searched on Ray shards), a folder, or None for the default
+    `index/`. `llm`: None for the extractive answer, or a
     `qa.answers.llm.LLM` (or its URL) for a generated one (falls back to extractive, with a note).
     `articles`: answer only from these article ids (None: from all).
     """

@@ -1,9 +1,13 @@
 """Search past one machine: an index's segments placed on Ray actors (shards), searched by
 scatter-gather with exact top-k merging (the plan for 100M chunks is docs/distributed.md).
 
-    from qa.index.shards import ShardedIndex
+    from qa import Index, ShardedIndex, answer
     with ShardedIndex(Index.load("index"), shards=4, address="auto") as sx:
         passages = sx.search("Wie leidde de actie?")
+        a = answer("Wie leidde de actie?", index=sx)   # also: qa serve --ray auto --ray-shards 4
+
+A ShardedIndex reads like an `Index` (search, article, articles, idf, embedder, ...) but does not
+write: add to and remove from `sx.index`, and the shards follow.
 
 Each shard opens its segments read-only from the index folder (shared storage: segments are
 immutable files) and answers the two heavy parts of a search, the dense top-n over its sentence
