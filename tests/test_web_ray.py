@@ -114,6 +114,7 @@ def ask_both(servers, path: str, body: dict) -> tuple[dict, dict]:
     return ra.json(), rb.json()
 
 
+@pytest.mark.slow
 def test_segments_are_on_both_shards(servers):
     sx = servers[4]
     assert sx._placed is sx.index._view and sx._placed.remote is sx
@@ -121,6 +122,7 @@ def test_segments_are_on_both_shards(servers):
     assert all(ray.get([a.ping.remote() for a in sx.actors]))
 
 
+@pytest.mark.slow
 def test_json_api_answers_and_passages_are_identical(servers, calls):
     for question, extra in ASKS:
         before = calls["dense"]
@@ -135,6 +137,7 @@ def test_json_api_answers_and_passages_are_identical(servers, calls):
     assert "Marja Dekker" in got["answer"] and got["citations"][0]["article"] == "ferry"
 
 
+@pytest.mark.slow
 def test_openai_endpoint_is_identical(servers, calls):
     plain, a, sharded, b, _ = servers
     body = {"model": "qa", "messages": [{"role": "user", "content": "Which countries were involved?"},
@@ -155,6 +158,7 @@ def test_openai_endpoint_is_identical(servers, calls):
     assert streamed[0] == streamed[1] and "parket" in streamed[1]
 
 
+@pytest.mark.slow
 def test_the_chat_answers_through_the_shards(servers, calls):
     plain, _, sharded, _, sx = servers
     be_plain, be_sharded = plain.app.state.demo.qa_backend, sharded.app.state.demo.qa_backend
@@ -167,6 +171,7 @@ def test_the_chat_answers_through_the_shards(servers, calls):
         assert got == want and got["found"] and not got["error"]
 
 
+@pytest.mark.slow
 def test_an_upload_and_a_removal_reach_the_shards(servers, calls):
     plain, a, sharded, b, sx = servers
     generation = sx.index.generation
@@ -188,6 +193,7 @@ def test_an_upload_and_a_removal_reach_the_shards(servers, calls):
     ask_both(servers, "/api/ask", {"question": LIBRARY})
 
 
+@pytest.mark.slow
 def test_qa_answer_takes_a_sharded_index(servers, folders):
     from qa import Index, answer, retrieve
 
@@ -202,6 +208,7 @@ def test_qa_answer_takes_a_sharded_index(servers, folders):
     assert retrieve("ferry captain", index=plain)  # the plain index is a real one: not two empty lists
 
 
+@pytest.mark.slow
 def test_shards_that_do_not_fit_are_one_line(folders, ray_cpus, servers):
     from qa import Index
     from qa.index.distributed import DistributedError
@@ -216,6 +223,7 @@ def test_shards_that_do_not_fit_are_one_line(folders, ray_cpus, servers):
         sx.close()
 
 
+@pytest.mark.slow
 def test_the_shards_end_with_the_server(folders, ray_cpus, servers):
     from qa import Index
     from qa.index.shards import ShardedIndex
@@ -234,6 +242,7 @@ def test_the_shards_end_with_the_server(folders, ray_cpus, servers):
     assert ray.is_initialized()  # the instance this module started is left to it
 
 
+@pytest.mark.slow
 def test_the_app_refuses_a_sharded_index_of_another_folder(folders, servers):
     from qa.web.server import create_app
 
