@@ -64,6 +64,12 @@ MAX_DOCX_MEMBERS = 1000
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
 #: with RecursionError somewhere near 1000 levels. 64 is far above any real feed.
 MAX_JSON_DEPTH = 64
+#: Seconds a search waits for its Ray shards (qa.index.shards) before it answers the late ones in
+#: the server process, from the same files, and replaces their actors. A shard's part of a search
+#: takes milliseconds (4-16 ms of round trip on one busy machine, docs/distributed.md) and tens of
+#: ms at millions of chunks per shard (docs/scale.md); 10 s is only reached by a hung or lost actor,
+#: and bounds what one hung shard costs: every search waits for it while holding the index lock.
+SHARD_CALL_SECONDS = 10.0
 
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)?)?")
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")

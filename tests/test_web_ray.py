@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 
 import pytest
 
@@ -94,9 +95,9 @@ def calls(servers, monkeypatch):
     seen = {"dense": 0}
     call = sx._call
 
-    def counting(method, args):
+    def counting(method, args, *rest):
         seen[method] = seen.get(method, 0) + 1
-        return call(method, args)
+        return call(method, args, *rest)
     monkeypatch.setattr(sx, "_call", counting)
     return seen
 
@@ -206,6 +207,24 @@ def test_qa_answer_takes_a_sharded_index(servers, folders):
     assert [p.to_dict() for p in sx.search("ferry captain", k=3, articles=["ferry", "school"])] == \
         [p.to_dict() for p in plain.search("ferry captain", k=3, articles=["ferry", "school"])]
     assert retrieve("ferry captain", index=plain)  # the plain index is a real one: not two empty lists
+
+
+@pytest.mark.slow
+def test_a_hung_shard_does_not_block_the_server(servers, monkeypatch):
+    plain, a, sharded, b, sx = servers
+    body = {"question": "Who is the captain of the ferry?", "k": 3}
+    ask_both(servers, "/api/search", body)
+    monkeypatch.setattr(sx, "timeout", 1.5)
+    victim = sx.actors[0]
+    victim.__ray_call__.remote(lambda _shard: time.sleep(300))  # alive, answering nothing
+    t = time.monotonic()
+    rb = b.post("/api/search", json=body)
+    took = time.monotonic() - t
+    assert rb.status_code == 200 and 1.5 <= took < 1.5 + 8, (rb.text, took)  # the deadline, then shard 0 here
+    same(a.post("/api/search", json=body).json(), rb.json(), plain.url, sharded.url)
+    assert sx.actors[0] is not victim and ray.get(sx.actors[0].ping.remote(), timeout=120)
+    ask_both(servers, "/api/ask", body)
+    assert not sx._starting and not sx._local  # the new actor answers
 
 
 @pytest.mark.slow

@@ -24,19 +24,24 @@ language check, passages. Results are identical to the single-machine index:
 
 A new generation (an add, a remove, a compaction) reaches the shards at the next search: the
 driver sends each shard its new list of segment entries (names and tombstones); a shard opens the
-segments it does not have yet from the folder and keeps the others. When a shard's actor dies,
-that search is answered by the same shard code run in the driver process over the same files
-(identical results), and the actor is created again for the next search.
+segments it does not have yet from the folder and keeps the others. When a shard's actor dies, or
+does not answer within `timeout` seconds (qa.limits.SHARD_CALL_SECONDS: alive but hung, it would
+otherwise hold the index lock and every search forever), that shard is answered by the same shard
+code run in the driver process over the same files (identical results); the actor is killed and
+replaced, and the shard is answered in the driver until the new actor runs, so no search waits
+for an actor to start.
 """
 from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .. import limits
 from ..ingest.article import Article
 from .fusion import Passage
 from .index import ArticleInfo, Index
@@ -93,19 +98,24 @@ class ShardedIndex:
     """An `Index` whose dense and BM25 search run on `shards` Ray actors (see the module docstring).
 
     Each actor reserves `cpus_per_shard` CPUs (fractions allowed: 4 shards on a 2-CPU instance
-    need 0.5; actors that do not fit wait for a CPU, and so does the search)."""
+    need 0.5; actors that do not fit wait for a CPU, and their shards are answered in the driver
+    meanwhile: `ready` waits for them). `timeout`: seconds a search waits for its shards before
+    answering the late ones in the driver and replacing their actors."""
 
     def __init__(self, index: Index, shards: int = SHARDS, address: str | None = None, *,
-                 cpus_per_shard: float = 1) -> None:
+                 cpus_per_shard: float = 1, timeout: float = limits.SHARD_CALL_SECONDS) -> None:
         from .distributed import check_address, connect, import_ray
 
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         if cpus_per_shard <= 0:
             raise ValueError(f"cpus_per_shard must be above 0, got {cpus_per_shard}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be above 0 seconds, got {timeout}")
         self.index = index
         self.n = shards
         self.cpus_per_shard = cpus_per_shard
+        self.timeout = timeout
         self._ray = ray = import_ray()
         address = check_address(address)
         self._started = False
@@ -119,7 +129,11 @@ class ShardedIndex:
             env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
         self._remote_cls = ray.remote(num_cpus=cpus_per_shard, runtime_env={"env_vars": env})(Shard)
         self.actors: list[Any] = [self._new_actor() for _ in range(shards)]
-        self._local: dict[int, Shard] = {}  # shards answered in the driver after their actor died
+        # shard -> its actor's last call (ping or place) while the actor starts: until that is done,
+        # the shard is answered in the driver, so no search waits for an actor to start.
+        self._starting: dict[int, Any] = {s: a.ping.remote() for s, a in enumerate(self.actors)}
+        # shard -> (Shard in the driver, the entries it holds): shards answered here while their actor is away
+        self._local: dict[int, tuple[Shard, list[dict]]] = {}
         self._placed: _View | None = None
         self._plan: list[list[int]] = []  # shard -> indices of the view's segments, in order
 
@@ -128,7 +142,7 @@ class ShardedIndex:
         return self._remote_cls.remote(str(self.index.path.resolve()), self.index.embedder.dim)
 
     # ------------------------------------------------------------ placement
-    def _place(self, v: _View) -> None:
+    def _place(self, v: _View, timeout: float | None = None) -> None:
         """Spread the view's segments over the shards (largest first to the least loaded one, by
         sentence vectors) and send each shard its entries; a shard keeps segments it already has."""
         load = [0] * self.n
@@ -139,41 +153,96 @@ class ShardedIndex:
             load[s] += len(v.segments[i].sentences)
         self._plan = [sorted(p) for p in plan]
         entries = [[v.segments[i].entry.to_json() for i in p] for p in self._plan]
-        self._call("place", [(e,) for e in entries])
+        self._call("place", [(e,) for e in entries], timeout)
         self._placed = v
         v.remote = self
 
-    def _sync(self) -> _View:
+    def _sync(self, timeout: float | None = None) -> _View:
         v = self.index._view
         if v is not self._placed:
-            self._place(v)
+            self._place(v, timeout)
         v.remote = self
         return v
 
-    def _call(self, method: str, args: Sequence[tuple]) -> list[Any]:
-        """Call `method` on every shard with its args; a shard whose actor is dead is answered in
-        this process (same code, same files) and its actor is created again."""
-        refs = [getattr(a, method).remote(*arg) for a, arg in zip(self.actors, args)]
+    def _entries(self, s: int) -> list[dict]:
+        """Shard `s`'s segment entries in the placed view."""
+        v = self._placed
+        return [] if v is None else [v.segments[i].entry.to_json() for i in self._plan[s]]
+
+    def _failures(self) -> tuple[type, ...]:
+        ex = self._ray.exceptions
+        return ex.RayActorError, ex.ActorDiedError, ex.ActorUnavailableError
+
+    def _call(self, method: str, args: Sequence[tuple], timeout: float | None = None) -> list[Any]:
+        """Call `method` on every shard with its args, waiting at most `timeout` seconds (default
+        `self.timeout`) for all of them together. A shard whose actor died or did not answer in
+        time, or whose new actor is still starting, is answered in this process (same code, same
+        files); a dead or late actor is killed and replaced (see `_replace`)."""
+        wait = self.timeout if timeout is None else timeout
+        refs = {s: getattr(self.actors[s], method).remote(*args[s]) for s in range(self.n)
+                if self._up(s, method, args[s])}
+        deadline = time.monotonic() + wait
         out = []
-        for s, ref in enumerate(refs):
+        for s in range(self.n):
+            if s in refs:
+                try:
+                    out.append(self._ray.get(refs[s], timeout=max(0.0, deadline - time.monotonic())))
+                    continue
+                except self._ray.exceptions.GetTimeoutError:
+                    self._replace(s, method, args[s], f"did not answer within {wait:g} s")
+                except self._failures() as e:
+                    self._replace(s, method, args[s], f"failed ({type(e).__name__})")
+            out.append(self._locally(s, method, args[s]))
+        return out
+
+    def _up(self, s: int, method: str, arg: tuple) -> bool:
+        """Whether shard `s`'s actor runs (its start call is done). An actor still starting is sent
+        `place` calls (in order, after its start) but is not waited for; one that failed to start
+        is replaced."""
+        ref = self._starting.get(s)
+        if ref is None:
+            return True
+        done, _ = self._ray.wait([ref], timeout=0)
+        if done:
+            del self._starting[s]
             try:
-                out.append(self._ray.get(ref))
-            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorDiedError,
-                    self._ray.exceptions.ActorUnavailableError) as e:
-                log.warning("shard %d failed (%s); answering it locally and restarting its actor", s,
-                            type(e).__name__)
-                local = self._local.get(s)
-                if local is None or method == "place":
-                    local = self._local[s] = Shard(str(self.index.path), self.index.embedder.dim)
-                    v = self._placed if method != "place" else None
-                    if v is not None:
-                        local.place([v.segments[i].entry.to_json() for i in self._plan[s]])
-                out.append(getattr(local, method)(*arg_of(args, s)))
-                self.actors[s] = self._new_actor()
-                if self._placed is not None or method == "place":
-                    entries = args[s] if method == "place" else (
-                        [self._placed.segments[i].entry.to_json() for i in self._plan[s]],)
-                    self.actors[s].place.remote(*entries)  # ready for the next search
+                self._ray.get(ref)
+            except self._failures() as e:
+                self._replace(s, method, arg, f"failed to start ({type(e).__name__})")
+                return False  # the new actor got this placement already
+            else:
+                if s in self._local:
+                    log.info("shard %d is answered by its actor again", s)
+                self._local.pop(s, None)  # its segments are closed here
+                return True
+        if method == "place":
+            self._starting[s] = self.actors[s].place.remote(*arg)
+        return False
+
+    def _replace(self, s: int, method: str, arg: tuple, why: str) -> None:
+        """Kill shard `s`'s actor (a hung one would go on holding its CPU) and start a new one with
+        the shard's segments; the shard is answered in this process until it runs. One warning."""
+        log.warning("shard %d %s; answering it in this process and replacing its actor", s, why)
+        try:
+            self._ray.kill(self.actors[s])
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        self.actors[s] = actor = self._new_actor()
+        if method == "place":
+            self._starting[s] = actor.place.remote(*arg)
+        elif self._placed is not None:
+            self._starting[s] = actor.place.remote(self._entries(s))
+        else:
+            self._starting[s] = actor.ping.remote()
+
+    def _locally(self, s: int, method: str, arg: tuple) -> Any:
+        """Shard `s` answered in this process: the same `Shard` code over the same files."""
+        shard, held = self._local.get(s) or (Shard(str(self.index.path.resolve()), self.index.embedder.dim), None)
+        want = arg[0] if method == "place" else self._entries(s)
+        if method != "place" and held != want:
+            shard.place(want)
+        out = getattr(shard, method)(*arg)
+        self._local[s] = (shard, want)
         return out
 
     # ------------------------------------------------------------ the two scattered searches
@@ -242,7 +311,7 @@ class ShardedIndex:
                                    f"read access to {self.index.path.resolve()} (see docs/distributed.md)") from None
         with self.index._lock:
             self.index._refresh()
-            self._sync()
+            self._sync(timeout)  # placing: opening the segments may take longer than a search
         return self
 
     # The read-only rest of the `Index` API, so `qa.answer(..., index=sx)` and the server take a
@@ -305,7 +374,3 @@ def local_ray(ray: Any) -> bool:
         return len(ray.nodes()) == 1 and ray.nodes()[0]["NodeManagerAddress"] in ("127.0.0.1", ray.util.get_node_ip_address())
     except Exception:  # noqa: BLE001 - an older Ray or a client connection: assume a cluster
         return False
-
-
-def arg_of(args: Sequence[tuple], s: int) -> tuple:
-    return args[s]
