@@ -470,3 +470,49 @@ def test_streamed_answer_gives_its_slot_back_when_the_client_leaves_before_the_f
     resp = _SlotStream(body(), release, media_type="text/event-stream")
     asyncio.run(resp({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, ok))
     assert released == [1] and any(m.get("body") == b"data: x\n\n" for m in sent)  # and once after a full stream
+
+
+# ------------------------------------------------------------------ an app given an Index object
+def test_the_app_uses_the_index_object_it_is_given(tmp_path):
+    """`create_app(Index(..., embedder=E))` serves that object, with E: the folder is not loaded again
+    (the model its manifest names, "recording", is no real model)."""
+    from conftest import FakeEmbedder
+    from qa import Article, Index
+    from qa.index import default
+    from qa.web.server import serve
+
+    class Recording(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__(name="recording", dim=32)
+            self.questions: list[str] = []
+
+        def query(self, texts):
+            self.questions += list(texts)
+            return FakeEmbedder.query(self, texts)
+
+        def passage(self, texts):
+            self.passages_embedded += len(texts)
+            return FakeEmbedder.query(self, texts)
+
+    emb = Recording()
+    idx = Index(tmp_path / "index", embedder=emb)
+    idx.add([Article("ferry", "Ossenwaard ferry stops in May", "The Ossenwaard ferry will stop running in May. "
+                     "Its captain, Marja Dekker, has steered the ferry for 31 years.", "2026-03-01"),
+             Article("school", "De Linde school gets a roof garden", "Pupils of the De Linde school planted "
+                     "herbs and tomatoes on the school's new roof garden.", "2025-11-20")])
+    running = serve(idx, port=0)
+    emb.questions.clear()  # the index's fingerprint check embeds a sentence of its own
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as c:
+            r = c.post("/api/search", json={"question": "Who is the captain of the ferry?", "k": 2})
+            assert r.status_code == 200, r.text
+            assert r.json()["passages"][0]["article"] == "ferry"
+            assert emb.questions == ["Who is the captain of the ferry?"]  # embedded by the object's embedder
+            up = c.post("/api/articles", json={"title": "Harbour dredging starts", "date": "2026-02-03",
+                                               "text": "Dredgers began deepening the harbour on Monday."})
+            assert up.status_code == 200, up.text
+            assert up.json()["articles"] == 3 and len(idx.articles()) == 3  # written to the same object
+            assert "Marja Dekker" in c.get("/article/ferry").text  # the page, from the same object
+    finally:
+        running.close()
+    assert (tmp_path / "index").resolve() not in default._indexes  # the folder was never loaded again

@@ -109,8 +109,9 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                sharded: Any = None) -> FastAPI:
     """The whole server as one ASGI app: API routes, OpenAI routes, the chat at `/`, and the guards.
 
-    `index`: a folder or an Index; every request gets it through `qa.index.default.get_index`, so a newer
-    version written by another process is picked up. `demo`: a ready Blocks (else `qa.web.chat.build_app`).
+    `index`: a folder (read through `qa.index.default.get_index`: one `Index` per folder and process) or an
+    `Index`, which the app uses as is, with its embedder; either follows what other processes write.
+    `demo`: a ready Blocks (else `qa.web.chat.build_app`).
     `sharded`: a qa.index.shards.ShardedIndex over that index (`qa serve --ray`): every search and answer
     (JSON API, /v1, the chat) goes through its shards, writes go to its Index; the app closes it at shutdown.
     """
@@ -126,7 +127,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     index_path = index.path if isinstance(index, Index) else Path(index)
     first = index if isinstance(index, Index) else get_index(index_path)
     st = Shared(index_path, security, llm, _Slots(answer_concurrency, answer_queue), _WriteSlots(WRITE_QUEUE),
-                sharded=sharded)
+                sharded=sharded, index=index if isinstance(index, Index) else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -159,10 +159,11 @@ class _WriteSlots:
 # ------------------------------------------------------------------ shared state
 @dataclass
 class Shared:
-    """One app's state, passed to its routes: the index (through `get_index`, so a newer version written
-    by another process is picked up), the LLM, the login settings and throttle, and the slots.
-    `sharded`: a qa.index.shards.ShardedIndex over the same index (`qa serve --ray`): searches and
-    answers go through it (`searcher`), writes to its `Index` (`idx`)."""
+    """One app's state, passed to its routes: the index, the LLM, the login settings and throttle, and
+    the slots. `index`: the `Index` the app was given, used as is (its embedder included); None when it
+    was given a folder, read through `get_index` (one `Index` per folder and process; each follows
+    what other processes write). `sharded`: a qa.index.shards.ShardedIndex over the same index
+    (`qa serve --ray`): searches and answers go through it (`searcher`), writes to its `Index` (`idx`)."""
 
     index_path: Path
     security: Security
@@ -173,10 +174,13 @@ class Shared:
     #: The mounted Gradio apps, whose login cookies the API accepts (filled by qa.web.chat_mount).
     gradio_apps: list[Any] = field(default_factory=list)
     sharded: Any = None
+    index: Index | None = None
 
     def idx(self) -> Index:
         """The index, as of now: what uploads and removals write to."""
-        return self.sharded.index if self.sharded is not None else get_index(self.index_path)
+        if self.sharded is not None:
+            return self.sharded.index
+        return self.index if self.index is not None else get_index(self.index_path)
 
     def searcher(self) -> Any:
         """What searches and answers read: the ShardedIndex with `--ray` (it follows the index's
