@@ -12,11 +12,12 @@ embedding model, gradio) load on first use, not on import.
 from .api import Answer, Citation, answer, answer_stream, get_index, retrieve
 from .index.embed import Embedder, get_embedder
 from .index.fusion import Passage
-from .index.index import ArticleInfo, Index, QAIndexError, Update
+from .index.index import AddCancelled, ArticleInfo, Index, QAIndexError, Update
 from .index.shards import ShardedIndex
 from .ingest.article import Article, Skipped
 from .ingest.read import load_articles
 
 __version__ = "0.1.0"
-__all__ = ["Article", "ArticleInfo", "Embedder", "Index", "QAIndexError", "Passage", "ShardedIndex", "Skipped",
-           "Update", "get_embedder", "get_index", "load_articles", "retrieve", "answer", "answer_stream", "Answer", "Citation"]
+__all__ = ["AddCancelled", "Article", "ArticleInfo", "Embedder", "Index", "QAIndexError", "Passage", "ShardedIndex",
+           "Skipped", "Update", "get_embedder", "get_index", "load_articles", "retrieve", "answer", "answer_stream",
+           "Answer", "Citation"]

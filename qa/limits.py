@@ -61,6 +61,10 @@ MAX_DOCX_BYTES = 64 * 1024 * 1024
 MAX_DOCX_XML_BYTES = 16 * 1024 * 1024
 #: Members of a .docx zip (a Word document has 10-50).
 MAX_DOCX_MEMBERS = 1000
+#: Text embedded between two checks whether an add was cancelled (`Index.add(cancel=...)`,
+#: `Index.add_steps`), in characters (at least one sentence): ~4 calls into the model, 1-2 s of
+#: prose on 2 quiet cores. An abandoned upload stops within one such step.
+ADD_STEP_CHARS = 4000
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
 #: with RecursionError somewhere near 1000 levels. 64 is far above any real feed.
 MAX_JSON_DEPTH = 64

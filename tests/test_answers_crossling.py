@@ -108,6 +108,6 @@ def test_times_and_days_are_dates():
 ])
 def test_mixed_languages_retrieval_is_not_biased_to_the_questions_language(unrelated_index, question, article):
     # BM25 matches an English question's words ("cost", "party", "first") in the English articles only;
-    # before qa.index.index._other_language those outranked the Dutch article the dense ranking put first
+    # before qa.index.fusion.other_language those outranked the Dutch article the dense ranking put first
     # (a cycling landslip, a cricket final and a film festival came first for these three).
     assert unrelated_index.search(question, k=3)[0].article_id == article

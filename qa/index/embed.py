@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Generator, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -43,6 +43,11 @@ class Embedder(Protocol):
 
 class EmbedderError(RuntimeError):
     """A model could not be loaded; the message says which and what to do."""
+
+
+class AddCancelled(RuntimeError):
+    """`Index.add` was cancelled (its `cancel` hook said so) between two embedding steps; nothing of
+    that call was written."""
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
@@ -251,6 +256,39 @@ class SentenceTransformerEmbedder(_Engine):
         return self._model.encode([prefix + t for t in texts], batch_size=len(texts),
                                   convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False)
+
+
+def embed_steps(embed: Callable[[list[str]], np.ndarray], texts: Sequence[str], dim: int,
+                step_chars: int | None = limits.ADD_STEP_CHARS) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Unit vectors for `texts` by `embed`, in steps of about `step_chars` characters (at least one text;
+    None: all in one step). Yields (texts done, total) before the first step and after each; returns
+    the vectors. Closing it at a yield stops the embedding there."""
+    texts = list(texts)
+    yield 0, len(texts)
+    out = [np.zeros((0, dim), np.float32)]
+    i = 0
+    while i < len(texts):
+        j, size = i, 0
+        while j < len(texts) and (j == i or step_chars is None or size + len(texts[j]) <= step_chars):
+            size += len(texts[j])
+            j += 1
+        out.append(np.asarray(embed(texts[i:j]), np.float32))
+        i = j
+        yield i, len(texts)
+    return np.concatenate(out)
+
+
+def passage_fn(embedder: Embedder, progress: bool = False) -> Callable[[list[str]], np.ndarray]:
+    """texts -> unit vectors by `embedder.passage`, with its progress bar when asked and it has one."""
+    if not progress:
+        return embedder.passage
+
+    def embed(texts: list[str]) -> np.ndarray:
+        try:
+            return embedder.passage(texts, progress=True)  # type: ignore[call-arg]
+        except TypeError:  # an Embedder without a progress option
+            return embedder.passage(texts)
+    return embed
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,13 +1,16 @@
 """Hybrid retrieval primitives: the `Passage` result, rank fusion, date ranges, merging.
 
-Pure functions over arrays and spans; the `Index` supplies the scores.
+Pure functions over arrays and spans; the `Index` supplies the scores (and its view, for the
+language check of `other_language`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+from ..ingest.lang import language
 
 #: Reciprocal-rank-fusion constant; 60 is the value of Cormack et al. and works well here too.
 RRF_K = 60
@@ -99,3 +102,29 @@ def in_range(date: str | None, date_from: str | None, date_to: str | None) -> bo
 
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
+
+
+def other_language(v: Any, question: str, dense_rank: list[int], lex_rank: list[int],
+                    texts: dict[int, str]) -> dict[int, float]:
+    """Fused scores (`v`: the index's view) from the dense ranking alone for the chunks in another language than the question,
+    when the candidates mix the question's language with others; empty otherwise. `texts` caches the
+    article texts it reads (by row) for the caller, which quotes the passages from them.
+
+    BM25 only matches words: in a mixed index an English question's words ("cost", "power") match the
+    English articles, and the Dutch article that answers it, found first by the dense ranking, fell
+    behind them (English questions on eval/crossling's Dutch articles: hit@1 45% fused against 58% dense).
+    A chunk that cannot share the question's words is judged by meaning alone, at full weight; a
+    one-language index is fused as before (unless the guess by function words differs between its
+    chunks: some short Romanian chunks read as Spanish, which made Spanish questions on Romanian
+    paragraphs "mixed"; measured, that helped: XQuAD es -> ro hit@1 79.7 -> 82.6%)."""
+    qlang = language(question)
+    rows = set(dense_rank) | set(lex_rank)
+    lang = {}
+    for r in rows:
+        art, _, start, end = v.chunk(r)
+        if art not in texts:
+            texts[art] = v.text(art)
+        lang[r] = language(texts[art][start:end])
+    if qlang not in lang.values() or len(set(lang.values())) < 2:
+        return {}
+    return {r: (RRF_K + 1) / (RRF_K + n + 1) for n, r in enumerate(dense_rank) if lang[r] != qlang}

@@ -23,32 +23,32 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from contextlib import closing, nullcontext
+from typing import Callable, ContextManager, Generator, Iterable, Sequence
 
 import numpy as np
 
 from .. import limits
 from ..ingest.article import Article
 from ..ingest.chunk import MAX_WORDS, OVERLAP_SENTENCES, Chunk, chunk_text
-from ..ingest.lang import language
 from . import dedupe
 from .bm25 import LexicalSegment
-from .embed import Embedder, get_embedder
-from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, Passage, fuse, overlaps
+from .embed import AddCancelled, Embedder, embed_steps, get_embedder, passage_fn
+from .fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, Passage, fuse, other_language, overlaps
 from .store import (FORMAT, Manifest, QAIndexError, Segment, SegmentData, SegmentEntry, Store, check_embedder,
                     check_options, check_writable, classify, fingerprint, probe_code, rebuild_hint, same_model)
 from .view import _sentences_in, _View
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "ArticleInfo", "Index", "QAIndexError", "Update"]
+__all__ = ["FORMAT", "AddCancelled", "ArticleInfo", "Index", "QAIndexError", "Update"]
 
 #: Scale the lexical weight by how much of the question BM25 matched (see BM25.coverage).
 ADAPTIVE_LEXICAL = True
 #: How many candidates each ranking contributes to the fusion.
 CANDIDATES = 50
 #: In a mixed-language index, judge chunks in another language than the question by the dense
-#: ranking alone (see _other_language).
+#: ranking alone (see qa.index.fusion.other_language).
 PER_LANGUAGE_LEXICAL = True
 #: Past this many segments an add also merges the newest `MERGE_WINDOW` into one (see `compact`).
 MAX_SEGMENTS = 16
@@ -290,13 +290,38 @@ class Index:
         self._store.collect_garbage(m)
 
     def add(self, articles: Iterable[Article], progress: bool = False, *,
-            passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> Update:
+            passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
+            cancel: Callable[[], bool] | None = None, commit_lock: ContextManager | None = None) -> Update:
         """Add new articles and re-embed changed ones (by content hash); unchanged ones cost nothing.
 
         Durable on return: one new segment and a new manifest are committed under the writer
         lock. Embedding happens before the lock is taken; `passage_embedder` (texts -> unit
-        vectors) replaces `self.embedder.passage`, e.g. to embed on a cluster.
+        vectors) replaces `self.embedder.passage`, e.g. to embed on a cluster. `cancel` is asked
+        between embedding steps (qa.limits.ADD_STEP_CHARS of text each): once it answers True,
+        AddCancelled is raised and nothing of this call is written. `commit_lock` (e.g. a server's
+        own write lock) is held, with the index's locks, only while committing.
         """
+        steps = self._adding(articles, progress, passage_embedder, commit_lock, stepwise=cancel is not None)
+        with closing(steps):
+            while True:
+                try:
+                    done, total = next(steps)
+                except StopIteration as stop:
+                    return stop.value
+                if cancel is not None and cancel():
+                    raise AddCancelled(f"adding to {self.path} was cancelled after embedding {done} of {total} "
+                                       "sentences; nothing of it was written")
+
+    def add_steps(self, articles: Iterable[Article], *,
+                  passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
+                  commit_lock: ContextManager | None = None) -> Generator[tuple[int, int], None, Update]:
+        """`add`, one embedding step at a time: yields (sentences embedded, sentences to embed) before
+        the first step and after each, and returns the Update. No lock is held at a yield: closing the
+        generator before it returns stops the embedding and writes nothing."""
+        return self._adding(articles, False, passage_embedder, commit_lock, stepwise=True)
+
+    def _adding(self, articles: Iterable[Article], progress: bool, passage_embedder, commit_lock: ContextManager | None,
+                stepwise: bool) -> Generator[tuple[int, int], None, Update]:
         t0 = time.perf_counter()
         batch: dict[str, Article] = {}
         for a in articles:
@@ -314,7 +339,9 @@ class Index:
         todo = [a for a in todo if a.id in batch]
         sents = [(a.id, s, e) for a in todo for s, e in units_of[a.id]]
         texts = {a.id: a.text for a in todo}
-        vectors = self._embed_passages([texts[a][s:e] for a, s, e in sents], progress, passage_embedder)
+        vectors = yield from embed_steps(passage_embedder or passage_fn(self.embedder, progress and not stepwise),
+                                         [texts[a][s:e] for a, s, e in sents], self.embedder.dim,
+                                         limits.ADD_STEP_CHARS if stepwise else None)
         vec_of: dict[str, np.ndarray] = {}
         row = 0
         for a in todo:
@@ -322,7 +349,7 @@ class Index:
             row += len(units_of[a.id])
 
         upd = Update(duplicates=duplicates)
-        with self._store.locked(), self._lock:
+        with commit_lock or nullcontext(), self._store.locked(), self._lock:
             m, drop1 = self._begin_write()
             v = self._view
             # Decide against the generation on disk now: another writer may have added or changed these.
@@ -336,7 +363,7 @@ class Index:
                     write.append(a)
             missing = [a for a in write if a.id not in vec_of]
             if missing:  # changed on disk since we looked (rare): embed them now, under the lock
-                self._embed_into(missing, units_of, chunks_of, vec_of, progress, passage_embedder)
+                self._embed_into(missing, units_of, chunks_of, vec_of, passage_embedder or passage_fn(self.embedder, progress))
             entries = list(m.segments)
             if write:
                 entries = _tombstone(entries, v, [a.id for a in write if a.id in v.row_of])
@@ -352,13 +379,13 @@ class Index:
         upd.seconds = time.perf_counter() - t0
         return upd
 
-    def _embed_into(self, arts: Sequence[Article], units_of, chunks_of, vec_of, progress, passage_embedder) -> None:
+    def _embed_into(self, arts: Sequence[Article], units_of, chunks_of, vec_of, embed) -> None:
         texts = []
         for a in arts:
             units, cs = chunk_text(a.id, a.text, self.max_words, self.overlap)
             units_of[a.id], chunks_of[a.id] = units, cs
             texts.extend(a.text[s:e] for s, e in units)
-        vecs = self._embed_passages(texts, progress, passage_embedder)
+        vecs = np.asarray(embed(texts), np.float32) if texts else np.zeros((0, self.embedder.dim), np.float32)
         row = 0
         for a in arts:
             vec_of[a.id] = vecs[row:row + len(units_of[a.id])]
@@ -377,17 +404,6 @@ class Index:
             raise ValueError(f"the embedder returned vectors of shape {vectors.shape}, expected ({len(se)}, {dim})")
         return SegmentData(list(arts), np.asarray(ch, np.int64).reshape(-1, 6), np.asarray(se, np.int64).reshape(-1, 3),
                            vectors, LexicalSegment.build(texts))
-
-    def _embed_passages(self, texts: list[str], progress: bool,
-                        passage_embedder: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.embedder.dim), np.float32)
-        if passage_embedder is not None:
-            return np.asarray(passage_embedder(texts), np.float32)
-        try:
-            return self.embedder.passage(texts, progress=progress)  # type: ignore[call-arg]
-        except TypeError:  # an Embedder without a progress option
-            return self.embedder.passage(texts)
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Remove articles by id (durable on return); returns the ids that were present."""
@@ -606,7 +622,7 @@ class Index:
             texts: dict[int, str] = {}  # article texts read so far (the language check and the passages share them)
             fused = fuse([dense_rank, lex_rank[:want]], [dense_weight, lexical_weight])
             if lex_rank and dense_rank and PER_LANGUAGE_LEXICAL:
-                fused.update(_other_language(v, question, dense_rank, lex_rank[:want], texts))
+                fused.update(other_language(v, question, dense_rank, lex_rank[:want], texts))
             taken: dict[int, list[tuple[int, int]]] = {}
             out: list[Passage] = []
             for row, score in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -646,32 +662,6 @@ class Index:
                 if len(out) == k:
                     break
             return out
-
-
-def _other_language(v: _View, question: str, dense_rank: list[int], lex_rank: list[int],
-                    texts: dict[int, str]) -> dict[int, float]:
-    """Fused scores from the dense ranking alone for the chunks in another language than the question,
-    when the candidates mix the question's language with others; empty otherwise. `texts` caches the
-    article texts it reads (by row) for the caller, which quotes the passages from them.
-
-    BM25 only matches words: in a mixed index an English question's words ("cost", "power") match the
-    English articles, and the Dutch article that answers it, found first by the dense ranking, fell
-    behind them (English questions on eval/crossling's Dutch articles: hit@1 45% fused against 58% dense).
-    A chunk that cannot share the question's words is judged by meaning alone, at full weight; a
-    one-language index is fused as before (unless the guess by function words differs between its
-    chunks: some short Romanian chunks read as Spanish, which made Spanish questions on Romanian
-    paragraphs "mixed"; measured, that helped: XQuAD es -> ro hit@1 79.7 -> 82.6%)."""
-    qlang = language(question)
-    rows = set(dense_rank) | set(lex_rank)
-    lang = {}
-    for r in rows:
-        art, _, start, end = v.chunk(r)
-        if art not in texts:
-            texts[art] = v.text(art)
-        lang[r] = language(texts[art][start:end])
-    if qlang not in lang.values() or len(set(lang.values())) < 2:
-        return {}
-    return {r: (RRF_K + 1) / (RRF_K + n + 1) for n, r in enumerate(dense_rank) if lang[r] != qlang}
 
 
 def _with_entry(seg: Segment, entry: SegmentEntry) -> Segment:
