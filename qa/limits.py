@@ -61,6 +61,12 @@ MAX_DOCX_BYTES = 64 * 1024 * 1024
 MAX_DOCX_XML_BYTES = 16 * 1024 * 1024
 #: Members of a .docx zip (a Word document has 10-50).
 MAX_DOCX_MEMBERS = 1000
+#: Text of one upload request to the server (the chat's files, or one POST /api/articles), in
+#: characters, summed over its files or articles: a file that would take the request past it is
+#: refused (one line) and the ones before it go in. Embedding costs ~0.4 s per 1,000 characters of
+#: prose on 2 cores, so this bounds one request to ~13 minutes of embedding; before, a request could
+#: carry 20 MB of text (four 5 MB text files: ~2 hours). `qa index` has no such cap.
+MAX_UPLOAD_CHARS = 2_000_000
 #: Text embedded between two checks whether an add was cancelled (`Index.add(cancel=...)`,
 #: `Index.add_steps`), in characters (at least one sentence): ~4 calls into the model, 1-2 s of
 #: prose on 2 quiet cores. An abandoned upload stops within one such step.

@@ -22,6 +22,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
+from contextlib import closing  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator, Sequence  # noqa: E402
@@ -40,7 +41,7 @@ from .render import (EXAMPLES, LANGS, MONTHS, TEXT, _article_choices, _lang,  # 
                      render_reader, safe_url, t)
 from . import feedback as fb  # noqa: E402
 from .examples import examples as _examples  # noqa: E402
-from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, WRITE_LOCK, read_upload  # noqa: E402
+from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, WRITE_LOCK, read_upload, within_upload_cap  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -221,12 +222,16 @@ class ChatBackend:
             problems += probs
             if arts:
                 files.append((name, arts))
-        return files, problems
+        files, over = within_upload_cap(files)
+        return files, problems + over
 
     def upload_steps(self, paths: Sequence[Any] | None) -> Iterator[tuple[str, bool]]:
         """Index uploaded files (gradio temp files only), one article at a time, yielding
-        (progress or result HTML, changed). Searches go on meanwhile: Index.add embeds outside
-        its lock, and each article is answerable as soon as it is added."""
+        (progress or result HTML, changed) per file and per embedding step. Each article is embedded
+        outside any lock and committed under the write lock (never held at a yield), so searches and
+        removals go on meanwhile, and it is answerable as soon as it is added. Closing the generator
+        (gradio does once the page is gone) stops the embedding there: the article being embedded is
+        not written, those added before it stay."""
         if not paths:
             yield f'<p class="qa-msg-bad">{both("Choose one or more files first.", "Kies eerst een of meer bestanden.")}</p>', False
             return
@@ -241,21 +246,27 @@ class ChatBackend:
         done_chunks = 0
         t0 = time.perf_counter()
         changed = False
-        with self._write:
-            for i, (name, arts) in enumerate(files):
-                yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
-                for a in arts:
-                    upd = self.index.add([a])
-                    problems += [f"{name}: the same text as {kept}; kept once" for kept in upd.duplicates.values()]
-                    added += upd.added
-                    updated += upd.updated
-                    unchanged += upd.unchanged
-                    changed = changed or bool(upd.added or upd.updated)
-                    done_chunks += sizes[id(a)]
-                    if len(arts) > 1:
-                        yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
-            if changed:
-                self.index.save()
+        for i, (name, arts) in enumerate(files):
+            yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
+            for a in arts:
+                with closing(self.index.add_steps([a], commit_lock=self._write)) as steps:
+                    while True:
+                        try:
+                            done, total = next(steps)
+                        except StopIteration as stop:
+                            upd = stop.value
+                            break
+                        if 0 < done < total:  # between two steps: the chunks of this article so far
+                            part = sizes[id(a)] * done // total
+                            yield _progress_html(i, total_files, done_chunks + part, total_chunks, name), changed
+                problems += [f"{name}: the same text as {kept}; kept once" for kept in upd.duplicates.values()]
+                added += upd.added
+                updated += upd.updated
+                unchanged += upd.unchanged
+                changed = changed or bool(upd.added or upd.updated)
+                done_chunks += sizes[id(a)]
+                if len(arts) > 1:
+                    yield _progress_html(i, total_files, done_chunks, total_chunks, name), changed
         lines = []
         if files:
             en = ", ".join(f"{n} {w}" for n, w in ((len(added), "added"), (len(updated), "updated"),
@@ -484,8 +495,10 @@ def build_app(index_path: str | Path | Index = DEFAULT_INDEX, llm: Any = None, s
                 return ""
 
         quiet = {"queue": False, "api_visibility": "undocumented", "show_progress": "hidden"}
+        # One upload at a time, in a queue of its own: it holds the write lock only to commit each
+        # article, so removals, undo and dates need not queue behind a long upload.
         add_btn.click(do_upload, [files], [status, articles_html, to_remove, files], api_name="upload",
-                      concurrency_limit=1, concurrency_id="write", show_progress="hidden"
+                      concurrency_limit=1, concurrency_id="upload", show_progress="hidden"
                       ).then(date_choices, None, [date_dd], **quiet)
         # New files picked: the previous upload's message no longer applies.
         files.upload(lambda: "", None, [status], **quiet)

@@ -2,23 +2,27 @@
 `/api/articles/{id}`).
 
 Errors are `{"error": message}` with a 4xx status (qa.web.state.add_error_handlers). Each route checks
-the caller (`Shared.authorize`) first; answers and searches take an answer slot, uploads and removals
-a write slot. See docs/api.md.
+the caller (`Shared.authorize`) first; answers and searches take an answer slot, uploads an upload slot
+and removals a write slot (an upload holds the write lock only to commit). An upload whose client
+disconnects stops embedding within one step and writes nothing. See docs/api.md.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..index.index import QAIndexError
+from ..index.index import AddCancelled, QAIndexError
 from ..ingest.article import Article, IngestError
 from ..ingest.read import parse_record
 from .pages import SourceUrls, base_url
@@ -26,9 +30,12 @@ from .render import safe_url
 from .schemas import (AnswerOut, ArticleIn, ArticlesOut, AskRequest, ErrorOut, RemovedOut, SearchOut, SearchRequest,
                       UploadOut)
 from .state import ApiError, Shared, _dates, _history, _question, shared
-from .uploads import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles
+from .uploads import MAX_UPLOAD_BYTES, add_articles, read_upload, remove_articles, within_upload_cap
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+#: Seconds between two checks, while an upload is embedding, whether its client is still there.
+DISCONNECT_POLL = 0.5
 #: The error responses the OpenAPI docs list for each route.
 err = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut},
        429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
@@ -100,7 +107,8 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
 def json_articles(body: object) -> tuple[list[Article], list[str]]:
     """Articles from a JSON body: one object {text, title, url, date, id} or a list of them."""
     records = body if isinstance(body, list) else [body]
-    articles, problems = [], []
+    parsed: list[tuple[str, list[Article]]] = []
+    problems: list[str] = []
     for n, rec in enumerate(records):
         where = f"article {n + 1}" if isinstance(body, list) else "the article"
         text = rec.get("text") if isinstance(rec, dict) else None
@@ -113,15 +121,18 @@ def json_articles(body: object) -> tuple[list[Article], list[str]]:
         fallback = safe_url(url if isinstance(url, str) else None) or \
             "api-" + hashlib.sha256((text if isinstance(text, str) else "").encode("utf-8")).hexdigest()[:12]
         try:
-            articles.append(parse_record(rec, "upload:api", fallback))
+            parsed.append((where, [parse_record(rec, "upload:api", fallback)]))
         except IngestError as e:
             problems.append(f"{where}: {e}")
-    return articles, problems
+    kept, over = within_upload_cap(parsed)
+    return [a for _, arts in kept for a in arts], problems + over
 
 
 def _read_files(files: list[UploadFile], date: str | None) -> tuple[list[Article], list[str]]:
-    """The articles in uploaded files (each copied to a temp file of its own), dated `date` if given."""
-    articles, problems = [], []
+    """The articles in uploaded files (each copied to a temp file of its own), dated `date` if given,
+    within the text cap of one upload (qa.limits.MAX_UPLOAD_CHARS)."""
+    read: list[tuple[str, list[Article]]] = []
+    problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
         for n, f in enumerate(files):
             name = Path(f.filename or "upload").name or "upload"
@@ -137,9 +148,10 @@ def _read_files(files: list[UploadFile], date: str | None) -> tuple[list[Article
                 problems.append(f"{name}: file is over the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
                 continue
             arts, probs = read_upload(dest, name)
-            articles += [replace(a, date=date) for a in arts] if date else arts
+            read.append((name, [replace(a, date=date) for a in arts] if date else arts))
             problems += probs
-    return articles, problems
+    kept, over = within_upload_cap(read)
+    return [a for _, arts in kept for a in arts], problems + over
 
 
 @router.post("/api/articles", response_model=UploadOut, responses={**err, 415: {"model": ErrorOut}}, tags=["api"],
@@ -171,20 +183,33 @@ async def api_upload(request: Request, st: Shared = Depends(shared)) -> Any:
     if not articles:
         return JSONResponse({"error": "nothing was indexed: " + ("; ".join(problems) or "no articles in the files"),
                              "problems": problems}, status_code=400)
-    return await run_in_threadpool(_add, st, articles, problems)
-
-
-def _add(st: Shared, articles: list[Article], problems: list[str]) -> dict:
-    """Add `articles` inside the write slot; the upload route's reply."""
-    st.writes.acquire()
+    gone = threading.Event()  # the client disconnected: stop embedding, write nothing
+    work = asyncio.ensure_future(run_in_threadpool(_add, st, articles, problems, gone.is_set))
     try:
-        u = add_articles(st.idx(), articles).update
+        while not work.done():
+            await asyncio.wait({work}, timeout=DISCONNECT_POLL)
+            if not work.done() and not gone.is_set() and await request.is_disconnected():
+                log.info("upload of %d article(s): the client went away; stopping", len(articles))
+                gone.set()
+        return work.result()
+    finally:
+        gone.set()  # this handler was cancelled (server shutting down): the thread stops too
+
+
+def _add(st: Shared, articles: list[Article], problems: list[str], cancel: Callable[[], bool]) -> Any:
+    """Add `articles` inside the upload slot; the upload route's reply."""
+    st.uploads.acquire()
+    try:
+        u = add_articles(st.idx(), articles, cancel).update
+    except AddCancelled as e:  # nobody reads this answer: the client is gone
+        log.info("%s", e)
+        return JSONResponse({"error": f"the client disconnected: {e}"}, status_code=499)
     except QAIndexError as e:  # e.g. the index on disk is damaged or refused
         raise ApiError(409, str(e)) from None
     except ValueError as e:
         raise ApiError(400, str(e)) from None
     finally:
-        st.writes.release()
+        st.uploads.release()
     return {"added": list(u.added), "updated": list(u.updated), "unchanged": list(u.unchanged),
             "problems": problems, "articles": len(st.idx().articles())}
 

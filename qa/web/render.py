@@ -474,6 +474,9 @@ _PROBLEMS: list[tuple[re.Pattern, str, str]] = [(re.compile(p), en, nl) for p, e
     (r"^invalid JSON at (?P<where>.+?):.*$", "invalid JSON at {where}", "ongeldige JSON bij {where}"),
     (r"^record has no 'text'.*$", "a record has no 'text'", "een record heeft geen 'text'"),
     (r"^no text.*$", "no text found", "geen tekst gevonden"),
+    (r"^its (?P<n>[\d,]+) characters of text would take this upload past the limit of (?P<cap>[\d,]+) .*$",
+     "its {n} characters of text would take this upload past the limit of {cap} characters; upload it on its own",
+     "de {n} tekens tekst brengen deze upload boven de grens van {cap} tekens; upload het bestand apart"),
     (r"^the same text as (?P<other>.+?)(; kept once)?$", "the same text as {other}; kept once",
      "dezelfde tekst als {other}; één keer bewaard"),
 )]

@@ -130,7 +130,7 @@ def _once(fn):
 
 
 class _WriteSlots:
-    """Uploads and removals: one at a time, `queue` more waiting (each holds a worker thread), then 503."""
+    """Uploads (or removals): one at a time, `queue` more waiting (each holds a worker thread), then 503."""
 
     def __init__(self, queue: int = WRITE_QUEUE) -> None:
         self.queue = queue
@@ -170,6 +170,8 @@ class Shared:
     llm: Any = None
     slots: _Slots = field(default_factory=_Slots)
     writes: _WriteSlots = field(default_factory=_WriteSlots)
+    #: Uploads have slots of their own: one embedding at a time, and a removal never queues behind one.
+    uploads: _WriteSlots = field(default_factory=_WriteSlots)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: The mounted Gradio apps, whose login cookies the API accepts (filled by qa.web.chat_mount).
     gradio_apps: list[Any] = field(default_factory=list)

@@ -6,7 +6,8 @@
 
 The caller decides which files may be read at all (the chat only opens files gradio received,
 the API only its own temp copy); this module checks the type and size, reads the file, keeps
-the server's temp path out of the index, and adds the articles under one write lock.
+the server's temp path out of the index, caps the text of one request (`within_upload_cap`) and
+adds the articles: embedded outside any lock, committed under one write lock, cancellable.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+from .. import limits
 from ..index.index import Index, Update
 from ..ingest.read import SUPPORTED, Article, read_file
 
@@ -26,7 +28,8 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 #: Extensions accepted by uploads: whatever qa.ingest.read reads.
 UPLOAD_TYPES = list(SUPPORTED)
 
-#: One writer at a time inside this process (uploads and removals from the chat and the API).
+#: One writer at a time inside this process (uploads and removals from the chat and the API): held
+#: by an upload only while it commits (its embedding runs outside), so a removal never waits for one.
 WRITE_LOCK = threading.Lock()
 
 
@@ -65,13 +68,32 @@ class Added:
     saved: bool
 
 
-def add_articles(index: Index, articles: Sequence[Article]) -> Added:
-    """Add `articles` to `index` and save it if anything changed (one writer at a time)."""
-    with WRITE_LOCK:
-        upd = index.add(list(articles))
-        saved = bool(upd.added or upd.updated)
-        if saved:
-            index.save()
+def within_upload_cap(files: Sequence[tuple[str, list[Article]]], cap: int | None = None
+                      ) -> tuple[list[tuple[str, list[Article]]], list[str]]:
+    """The (name, articles) of one upload request that fit in `cap` (default qa.limits.MAX_UPLOAD_CHARS)
+    characters of text together, in order, and a one-line refusal naming each file (or JSON article)
+    that would take it past."""
+    cap = limits.MAX_UPLOAD_CHARS if cap is None else cap
+    kept: list[tuple[str, list[Article]]] = []
+    problems: list[str] = []
+    total = 0
+    for name, arts in files:
+        size = sum(len(a.text) for a in arts)
+        if total + size > cap:
+            problems.append(f"{name}: its {size:,} characters of text would take this upload past the limit of "
+                            f"{cap:,} characters for one upload; upload it on its own or in smaller parts, "
+                            "or index it with `qa index`")
+            continue
+        total += size
+        kept.append((name, arts))
+    return kept, problems
+
+
+def add_articles(index: Index, articles: Sequence[Article], cancel: Callable[[], bool] | None = None) -> Added:
+    """Add `articles` to `index`: embedded outside any lock, committed under WRITE_LOCK. `cancel`: asked
+    between embedding steps; once True, `qa.index.index.AddCancelled` is raised and nothing is written."""
+    upd = index.add(list(articles), cancel=cancel, commit_lock=WRITE_LOCK)
+    saved = bool(upd.added or upd.updated)  # Index.add commits: durable on return
     log.info("upload: %d added, %d updated, %d unchanged", len(upd.added), len(upd.updated), len(upd.unchanged))
     return Added(upd, saved)
 
