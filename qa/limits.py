@@ -71,6 +71,11 @@ MAX_UPLOAD_CHARS = 2_000_000
 #: `Index.add_steps`), in characters (at least one sentence): ~4 calls into the model, 1-2 s of
 #: prose on 2 quiet cores. An abandoned upload stops within one such step.
 ADD_STEP_CHARS = 4000
+#: A request body must arrive within BODY_TIMEOUT seconds of the server's first read of it, plus one
+#: second per MIN_BODY_RATE bytes received: a client trickling a body a byte every few seconds is cut
+#: off with 408 after ~BODY_TIMEOUT s, while a 20 MB upload at 32 KB/s (a slow mobile link) fits.
+BODY_TIMEOUT = 30.0
+MIN_BODY_RATE = 32 * 1024
 #: JSON nesting: article records are flat objects (depth 2 in a list); Python's parser fails
 #: with RecursionError somewhere near 1000 levels. 64 is far above any real feed.
 MAX_JSON_DEPTH = 64

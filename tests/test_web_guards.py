@@ -315,6 +315,55 @@ def test_request_headers_have_a_deadline(seed_index_dir, tmp_path):
         running.close()
 
 
+def test_request_bodies_have_a_deadline(seed_index_dir, tmp_path):
+    """A body trickled in a byte every 0.3 s is cut off with 408 at the deadline and the connection
+    closed (before: uvicorn waited for it as long as it came); a body sent at once is unaffected."""
+    from qa.web.server import serve
+
+    running = serve(_copy(seed_index_dir, tmp_path), port=0, body_timeout=1.0)
+    try:
+        host, port = _addr(running)
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"POST /api/articles HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n{\"text\": \"" % (host.encode(), port))
+        t0 = time.monotonic()
+        got = b""
+        s.settimeout(0.3)
+        while time.monotonic() - t0 < 5:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            got += chunk
+            if not chunk:
+                break
+        took = time.monotonic() - t0
+        s.close()
+        assert got.startswith(b"HTTP/1.1 408") and b"came too slowly" in got, got[:300]
+        assert b"connection: close" in got.lower()
+        assert 0.9 < took < 2.5, took
+        # answered before its body was read (415 here): the connection is closed after the answer
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"POST /api/articles HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: text/plain\r\n"
+                  b"Content-Length: 1000\r\n\r\nx" % (host.encode(), port))
+        got = b""
+        while chunk := s.recv(4096):
+            got += chunk
+        s.close()
+        assert got.startswith(b"HTTP/1.1 415") and b"connection: close" in got.lower()
+        with httpx.Client(base_url=running.url, timeout=60) as c:
+            r = c.post("/api/articles", files=[("files", ("town.txt", TOWN, "text/plain"))])
+            assert r.status_code == 200 and r.json()["added"] == ["town.txt"]
+    finally:
+        running.close()
+
+
 # ------------------------------------------------------------------ item 10: what a login leaves open
 def test_nothing_but_the_login_page_before_the_login(locked):
     from qa import Index

@@ -3,7 +3,8 @@
 - `HostCheck`: the Host header must name an allowed host (defeats DNS rebinding).
 - `OriginCheck`: a request that changes something and comes from another site's page (its Origin,
   or Referer, names another origin, or `null`) is refused (CSRF).
-- `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies.
+- `BodyLimit`: request bodies are capped, by Content-Length and by counting chunked bodies, and must
+  arrive in time (a body trickled in a byte every few seconds gets 408).
 - `LoginThrottle` + `LoginGuard`: exponential back-off per client after failed logins.
 - `LoginWall`: with a login set, nothing but the login page (without the app's data) before the login.
 
@@ -19,6 +20,9 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import anyio
+
+from .. import limits
 from .errors import error_body
 from .uploads import MAX_UPLOAD_BYTES
 
@@ -137,10 +141,17 @@ class OriginCheck:
 
 
 class BodyLimit:
-    """Cap request bodies: by Content-Length up front, and by counting for chunked bodies."""
+    """Cap request bodies: by Content-Length up front, and by counting for chunked bodies. And give
+    each body a deadline: `body_timeout` seconds from the app's first read of it, plus one second
+    per `min_rate` bytes received so far. A client trickling a body slower (uvicorn would wait for
+    it forever, holding a worker and an upload slot) gets 408 and its connection is closed; the
+    app sees a disconnect. Counted from the first read, so time a request spends queued before the
+    app reads its body is not held against the client."""
 
-    def __init__(self, app: Any, max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY) -> None:
+    def __init__(self, app: Any, max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY,
+                 body_timeout: float = limits.BODY_TIMEOUT, min_rate: float = limits.MIN_BODY_RATE) -> None:
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
+        self.body_timeout, self.min_rate = body_timeout, min_rate
 
     def limit(self, path: str) -> int:
         return self.max_upload if path.rstrip("/").endswith(UPLOAD_PATHS) else self.max_body
@@ -154,16 +165,30 @@ class BodyLimit:
         if length is not None and (not length.strip().isdigit() or int(length) > limit):
             return await send_json(send, 413, message)
         seen = 0
-        over = False
-        started = False
+        over = late = started = body_done = False
+        has_body = (length is not None and length.strip() != "0") or _header(scope, b"transfer-encoding") is not None
+        first_read: float | None = None
 
         async def limited_receive() -> dict:
-            nonlocal seen, over
-            if over:
+            nonlocal seen, over, late, body_done, first_read
+            if over or late:
                 return {"type": "http.disconnect"}
-            msg = await receive()
+            if body_done:  # after the body only a disconnect can come: no deadline for that wait
+                return await receive()
+            if first_read is None:
+                first_read = time.monotonic()
+            left = first_read + self.body_timeout + seen / self.min_rate - time.monotonic()
+            msg = None
+            with anyio.move_on_after(max(left, 0.0)):
+                msg = await receive()
+            if msg is None:
+                late = True
+                log.info("cut off a request body from %s to %s: %d bytes in %.0f s", client_of(scope),
+                         scope.get("path"), seen, time.monotonic() - first_read)
+                return {"type": "http.disconnect"}
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
+                body_done = not msg.get("more_body", False)
                 if seen > limit:
                     over = True
                     return {"type": "http.disconnect"}
@@ -171,19 +196,29 @@ class BodyLimit:
 
         async def guarded_send(msg: dict) -> None:
             nonlocal started
-            if over and not started:
-                return  # the 413 below replaces whatever the app makes of the cut-off body
+            if (over or late) and not started:
+                return  # the 413 or 408 below replaces whatever the app makes of the cut-off body
             if msg["type"] == "http.response.start":
                 started = True
+                if has_body and not body_done:
+                    # Answered before its body was read (a refusal): close the connection after the
+                    # answer, or the client could go on trickling the unread body into it for ever.
+                    msg = {**msg, "headers": [*msg.get("headers", []), (b"connection", b"close")]}
             await send(msg)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not over:
+            if not (over or late):
                 raise
         if over and not started:
             await send_json(send, 413, message)
+        elif late and not started:
+            # `connection: close`: the rest of the body is never read, so the connection cannot be reused
+            await send_json(send, 408, error_body(scope.get("path", ""), 408, (
+                f"the request body came too slowly ({seen} bytes in {time.monotonic() - (first_read or 0):.0f} s; "
+                f"a body must arrive within {self.body_timeout:g} s, plus 1 s per {self.min_rate:g} bytes); "
+                "send it again without pausing")), [(b"connection", b"close")])
 
 
 class LoginThrottle:

@@ -43,6 +43,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
+from .. import limits
 from ..index.default import DEFAULT_INDEX, get_index
 from ..index.index import Index, QAIndexError
 from . import json_api, openai_api, pages
@@ -106,8 +107,9 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
                demo: Any = None, server_name: str = "127.0.0.1", server_port: int = 7860,
                max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD_BODY,
                answer_concurrency: int = ANSWER_CONCURRENCY, answer_queue: int = ANSWER_QUEUE,
-               sharded: Any = None) -> FastAPI:
-    """The whole server as one ASGI app: API routes, OpenAI routes, the chat at `/`, and the guards.
+               sharded: Any = None, body_timeout: float = limits.BODY_TIMEOUT) -> FastAPI:
+    """The whole server as one ASGI app: API routes, OpenAI routes, the chat at `/`, and the guards
+    (`max_body`, `max_upload`, `body_timeout`: see qa.web.guards.BodyLimit).
 
     `index`: a folder (read through `qa.index.default.get_index`: one `Index` per folder and process) or an
     `Index`, which the app uses as is, with its embedder; either follows what other processes write.
@@ -161,7 +163,7 @@ def create_app(index: str | Path | Index = DEFAULT_INDEX, *, security: Security 
     # No origin but the page's own may read answers: Gradio sees this and stops reflecting localhost
     # origins (with credentials) in its own CORS headers.
     app.add_middleware(CORSMiddleware, allow_origins=[])
-    app.add_middleware(BodyLimit, max_body=max_body, max_upload=max_upload)
+    app.add_middleware(BodyLimit, max_body=max_body, max_upload=max_upload, body_timeout=body_timeout)
     app.add_middleware(OriginCheck)
     app.add_middleware(HostCheck, allowed=tuple(security.allowed_hosts))
     return app
