@@ -653,8 +653,8 @@ class BM25:
                 theta = np.partition(ps, len(ps) - n)[len(ps) - n]
                 slack = 1e-6 * theta  # float rounding: prune only when clearly safe
                 if theta > rest + slack:  # no unread document can reach the top n any more
-                    seen = _sorted_unique(np.concatenate([r for r, _ in got.values()]))
-                    cands = seen[partial[seen] + (rest + slack) >= theta]
+                    # Filter each term's rows before the union: sorting every row read costs seconds at 10M.
+                    cands = _sorted_unique(np.concatenate([r[partial[r] + (rest + slack) >= theta] for r, _ in got.values()]))
                     break
             if cands is None:  # every term was read: sum again in sorted-term order, as _accumulate
                 for r, _ in got.values():
