@@ -67,6 +67,28 @@ def test_a_slow_drip_ends_at_the_deadline(phase):
     assert "\n" not in str(e.value)
 
 
+def test_a_hanging_dns_lookup_ends_at_the_deadline(monkeypatch):
+    """A resolver that does not answer (here: 30 s) cannot hold a fetch past its deadline."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def hang(host, *a, **kw):
+        if host == "slow-dns.example":
+            release.wait(30)
+        return real("127.0.0.1", *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hang)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(FeedError, match="did not resolve within") as e:
+            fetch("http://slow-dns.example/feed.xml", 1_000_000, timeout=2, allow_private=True)
+        took = time.monotonic() - t0
+    finally:
+        release.set()
+    assert 1.5 <= took <= 4, took
+    assert "\n" not in str(e.value) and "slow-dns.example" in str(e.value)
+
+
 @pytest.mark.slow
 def test_a_slow_drip_feed_ends_at_the_default_deadline():
     d = Drip("headers")

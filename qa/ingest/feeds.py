@@ -8,6 +8,7 @@ line, without the source, which the caller reports) and nothing of it is used. `
 """
 from __future__ import annotations
 
+import concurrent.futures
 import email.utils
 import html
 import http.client
@@ -167,7 +168,23 @@ def is_public_address(ip: str) -> bool:
     return a.is_global and not a.is_multicast
 
 
-def _target(url: str, allow_private: bool, first: bool) -> tuple[str, str, int, str]:
+#: DNS lookups run here so the whole-request deadline also bounds them (the system resolver
+#: cannot be interrupted; a lookup that outlives its deadline finishes in the background, and
+#: at most this many run at once, so a dead resolver cannot pile up threads).
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-dns")
+
+
+def _resolve(host: str, port: int, seconds: float) -> list[tuple]:
+    job = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return job.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        job.cancel()
+        raise FeedError(f"cannot fetch: {host} did not resolve within the {seconds:.0f} s left of the "
+                        "fetch deadline (check the name or the DNS server)") from None
+
+
+def _target(url: str, allow_private: bool, first: bool, seconds: float = 20.0) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to) of `url`, or FeedError (one line) when it is not
     http(s) or, unless `allow_private`, when its host resolves to a non-public address."""
     parts = urllib.parse.urlsplit(url)
@@ -183,7 +200,7 @@ def _target(url: str, allow_private: bool, first: bool) -> tuple[str, str, int, 
     if not host:
         raise FeedError(f"cannot fetch: no host in {url[:200]}")
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _resolve(host, port, seconds)
     except (socket.gaierror, UnicodeError) as e:
         raise FeedError(f"cannot fetch: cannot resolve {host} ({getattr(e, 'strerror', None) or e})") from None
     ips = [info[4][0] for info in infos]
@@ -206,8 +223,8 @@ def fetch(url: str, max_bytes: int, *, timeout: float | None = None,
     `allow_private`, resolve only to public addresses; this is checked before connecting, and the
     connection goes to the address checked. The deadline (`timeout`, default FETCH_TIMEOUT) starts
     before the first DNS lookup and covers every hop to the last byte: at it, the sockets are shut
-    down, however slowly data trickles (a DNS lookup in progress is not interrupted; the system
-    resolver's own timeout bounds it).
+    down, however slowly data trickles; a DNS lookup that outlives it is abandoned (it finishes in
+    the background).
     Proxies from the environment are not used (the target must be the address checked).
     """
     timeout = FETCH_TIMEOUT if timeout is None else timeout
@@ -222,7 +239,7 @@ def fetch(url: str, max_bytes: int, *, timeout: float | None = None,
     answered = False
     try:
         for hop in range(MAX_REDIRECTS + 1):
-            scheme, host, port, ip = _target(url, allow_private, hop == 0)
+            scheme, host, port, ip = _target(url, allow_private, hop == 0, deadline.left())
             conn = (_PinnedHTTPS if scheme == "https" else _PinnedHTTP)(host, port, ip, deadline)
             parts = urllib.parse.urlsplit(url)
             conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")), headers=headers)
