@@ -431,3 +431,13 @@ def test_full_and_read_only_disk_answer_json_and_lose_nothing(seed_index_dir, tm
     finally:
         running.close()
         subprocess.run(["mount", "-o", "remount,rw", str(mnt)], capture_output=True)
+
+
+def test_the_connection_cap_counts_an_ipv6_host_by_its_64():
+    """One IPv6 host usually owns a /64: counted per address, it could open the cap 2^64 times."""
+    from qa.web.connections import client_key
+
+    assert client_key("2001:db8:1:2::1") == client_key("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7" == client_key("203.0.113.7")
+    assert client_key("127.0.0.2") != client_key("127.0.0.3") and client_key("::1") == "::1"

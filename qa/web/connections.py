@@ -60,6 +60,21 @@ def _networks(trusted: Sequence[str]) -> tuple[bool, tuple[_Network, ...]]:
     return "*" in trusted, tuple(ipaddress.ip_network(t, strict=False) for t in trusted if t != "*")
 
 
+def client_key(addr: str) -> str:
+    """What the connection cap counts: the address, or for IPv6 its /64 (one host usually owns a
+    whole /64, so counting single addresses would let it open 2^64 times the cap)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if not ip.is_loopback:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def guarded_protocol(header_timeout: float = HEADER_TIMEOUT, per_client: int = MAX_CONNECTIONS_PER_CLIENT,
                      trusted: Sequence[str] = ()) -> type[H11Protocol]:
     """uvicorn's h11 protocol with a header deadline and a per-client connection cap (one class per
@@ -83,8 +98,9 @@ def guarded_protocol(header_timeout: float = HEADER_TIMEOUT, per_client: int = M
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            peer = self.client[0] if self.client else None
-            if peer is not None and not exempt(peer):
+            addr = self.client[0] if self.client else None
+            peer = None if addr is None or exempt(addr) else client_key(addr)
+            if peer is not None:
                 if open_per_client[peer] >= per_client:
                     now = time.monotonic()
                     if now - warned.get(peer, -60.0) >= 60.0:  # once a minute per address, not per connection
