@@ -425,8 +425,12 @@ def table(rows: list[dict], command: str, backend: str) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         skip = r.get("baseline_skipped")
-        vs = (lambda key_qa, key_f, key_n, scale=1.0: f" ({skip})" if skip else
-              f" ({ratio(r[key_qa], r.get(key_f))}, {ratio(r[key_qa], r.get(key_n))})")
+
+        def vs(key_qa: str, key_f: str, key_n: str) -> str:  # " (vs FAISS-only, vs numpy)"
+            if skip:
+                return f" ({skip})"
+            return f" ({ratio(r[key_qa], r.get(key_f))}, {ratio(r[key_qa], r.get(key_n))})"
+
         lines.append(
             f"| {r['chunks']:,} ({r['vectors']:,}) | {r['dense']} ({r.get('dtype', 'float32')}) | {r.get('disk_gb', 0):.1f} GB "
             f"| {r['load_s']:.3f} s{vs('load_s', 'faiss_load_s', 'numpy_load_s')} "
